@@ -1,0 +1,176 @@
+//! Request extractors: the authenticated [`Principal`] and the SCIM JSON body, each failing
+//! with a SCIM error (401/403, 413, 415, 400 `invalidSyntax`) instead of actix's defaults.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::{AuthError, Principal};
+use crate::scim::error::ScimError;
+
+/// The tenant of the request, recorded for the access log.
+#[derive(Debug, Clone)]
+pub struct LoggedTenant(pub String);
+
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::MissingHeader)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::MalformedHeader)?
+        .trim();
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::MalformedHeader);
+    }
+    Ok(token.to_string())
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .expect("AppState is registered")
+                .clone();
+            let token = bearer_token(&req)?;
+            let principal = state.verifier.verify(&token)?;
+            let jti = principal.token_id.clone();
+            let revoked = web::block(move || {
+                state
+                    .provisioner
+                    .store()
+                    .read(|repo| repo.is_token_revoked(&jti))
+            })
+            .await??;
+            if revoked {
+                return Err(AuthError::Revoked.into());
+            }
+            req.extensions_mut()
+                .insert(LoggedTenant(principal.tenant.to_string()));
+            Ok(principal)
+        })
+    }
+}
+
+/// Media types accepted for SCIM request bodies: RFC 7644 §3.1 plus what identity providers send.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/scim+json" | "application/json" | "text/json"
+    )
+}
+
+/// A parsed JSON request body, limited to the configured size.
+#[derive(Debug)]
+pub struct ScimBody(pub Value);
+
+impl FromRequest for ScimBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<ScimBody, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(1 << 20, |s| s.body_limit);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_string());
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if let Some(content_type) = content_type {
+                if !is_json_media_type(&content_type) {
+                    return Err(ScimError::new(
+                        415,
+                        None,
+                        format!(
+                            "unsupported media type \"{content_type}\": send application/scim+json"
+                        ),
+                    )
+                    .into());
+                }
+            }
+            let too_large = || {
+                ScimError::new(
+                    413,
+                    None,
+                    format!("request body exceeds the limit of {limit} bytes"),
+                )
+            };
+            if declared_length.is_some_and(|n| n > limit) {
+                return Err(too_large().into());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ScimError::invalid_syntax(format!("could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large().into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.is_empty() {
+                return Err(ScimError::invalid_syntax(
+                    "the request body is empty; a JSON object is required",
+                )
+                .into());
+            }
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                ScimError::invalid_syntax(format!("request body is not valid JSON: {e}"))
+            })?;
+            Ok(ScimBody(value))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scim_json_and_identity_provider_media_types_are_accepted() {
+        for ok in [
+            "application/scim+json",
+            "application/scim+json; charset=utf-8",
+            "application/json",
+            "text/json",
+            "Application/JSON",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/xml",
+            "multipart/form-data; boundary=x",
+        ] {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Settings: command-line flags, then `ROSTER_*` environment variables, then an optional
+//! config file of `ROSTER_*=value` lines (`--config` / `ROSTER_CONFIG`). Secrets are never
+//! logged or printed.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use crate::auth::VerificationKey;
+
+/// Where the database is (shared by every subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Database URL: a SQLite file path (`roster.db`, `sqlite://path`) or `postgres://user:pass@host/db`.
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "roster.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Maximum database connections per process.
+    #[arg(long, env = "ROSTER_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlgorithm {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// Token algorithm: HS256 (server secret) or RS256/ES256 (external issuer's public key).
+    #[arg(
+        long,
+        env = "ROSTER_JWT_ALGORITHM",
+        value_enum,
+        default_value = "HS256"
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// HS256 signing secret. When unset, one is generated on first start and kept in the database.
+    #[arg(long, env = "ROSTER_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file with the public key for RS256/ES256.
+    #[arg(long, env = "ROSTER_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+}
+
+impl AuthSettings {
+    /// The configured key; `stored_secret` supplies the database secret for HS256 when none is set.
+    pub fn verification_key(
+        &self,
+        stored_secret: impl FnOnce() -> anyhow::Result<String>,
+    ) -> anyhow::Result<VerificationKey> {
+        let read_pem = |path: &Option<PathBuf>| -> anyhow::Result<String> {
+            let path = path.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("ROSTER_JWT_PUBLIC_KEY must name a PEM file for RS256/ES256")
+            })?;
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        };
+        Ok(match self.jwt_algorithm {
+            JwtAlgorithm::Hs256 => VerificationKey::SharedSecret(match &self.jwt_secret {
+                Some(secret) if secret.len() >= 16 => secret.clone(),
+                Some(_) => anyhow::bail!("ROSTER_JWT_SECRET must be at least 16 characters"),
+                None => stored_secret()?,
+            }),
+            JwtAlgorithm::Rs256 => VerificationKey::Rsa(read_pem(&self.jwt_public_key)?),
+            JwtAlgorithm::Es256 => VerificationKey::Ecdsa(read_pem(&self.jwt_public_key)?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of `roster serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Public base URL (e.g. https://roster.example.com) used in `meta.location`; defaults to the request's Host.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Maximum request body size in bytes (larger bodies get 413).
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+
+    /// Largest page a listing returns (advertised as filter.maxResults).
+    #[arg(long, env = "ROSTER_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: u64,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "ROSTER_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Log format: text or json.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+/// Applies a config file: each `ROSTER_*=value` line sets that variable unless the environment
+/// already has it, so flags > environment > file.
+pub fn apply_config_file(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("{}:{}: expected KEY=value", path.display(), number + 1)
+        })?;
+        let key = key.trim();
+        if !key.starts_with("ROSTER_") {
+            anyhow::bail!(
+                "{}:{}: unknown setting {key:?} (settings start with ROSTER_)",
+                path.display(),
+                number + 1
+            );
+        }
+        let value = value.trim().trim_matches('"');
+        if std::env::var_os(key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
+    Ok(())
+}
+
+/// Finds `--config PATH` / `--config=PATH` in the arguments, or `ROSTER_CONFIG`.
+pub fn config_file_from(args: &[String]) -> Option<PathBuf> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("ROSTER_CONFIG").map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_flag_is_found_in_both_spellings() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            config_file_from(&args(&["roster", "--config", "a.env", "serve"])),
+            Some(PathBuf::from("a.env"))
+        );
+        assert_eq!(
+            config_file_from(&args(&["roster", "serve", "--config=b.env"])),
+            Some(PathBuf::from("b.env"))
+        );
+    }
+}

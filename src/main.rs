@@ -1,0 +1,5 @@
+//! `roster`: see `roster --help`.
+
+fn main() -> anyhow::Result<()> {
+    roster::cli::run()
+}

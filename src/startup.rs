@@ -1,0 +1,150 @@
+//! The composition root: opens the database, prepares token verification, binds the listener
+//! (port 0 picks a free port) and builds the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
+
+use crate::api::{application, AppState};
+use crate::auth::{ensure_stored_secret, parse_scopes, TokenRequest, TokenVerifier};
+use crate::config::{DatabaseSettings, ServeSettings};
+use crate::provision::Provisioner;
+use crate::scim::discovery::Capabilities;
+use crate::scim::list::PageLimits;
+use crate::scim::schema::SchemaRegistry;
+use crate::store::{DatabaseUrl, Store};
+use crate::tenant::TenantId;
+
+/// Opens (and migrates) the configured database.
+pub fn open_store(
+    settings: &DatabaseSettings,
+    schemas: Arc<SchemaRegistry>,
+) -> anyhow::Result<Store> {
+    let url = DatabaseUrl::parse(&settings.database_url);
+    Store::open(&url, settings.db_pool_size, schemas)
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", url.redacted()))
+}
+
+/// The HS256 secret from the database, generated on first use; true when generated now.
+pub fn stored_secret(store: &Store) -> anyhow::Result<(String, bool)> {
+    Ok(store.write(|repo| ensure_stored_secret(repo))?)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: &ServeSettings) -> anyhow::Result<Application> {
+        let schemas = Arc::new(SchemaRegistry::standard());
+        let store = open_store(&settings.database, schemas.clone())?;
+        let mut first_start = false;
+        let key = settings.auth.verification_key(|| {
+            let (secret, generated) = stored_secret(&store)?;
+            first_start = generated;
+            Ok(secret)
+        })?;
+        let verifier = TokenVerifier::new(&key).map_err(anyhow::Error::msg)?;
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings.public_url.clone();
+        let shown_url = public_url.clone().unwrap_or_else(|| {
+            let host = settings
+                .bind
+                .rsplit_once(':')
+                .map_or("127.0.0.1", |(h, _)| h);
+            let host = if host == "0.0.0.0" || host == "[::]" {
+                "localhost"
+            } else {
+                host
+            };
+            format!("http://{host}:{port}")
+        });
+
+        let url = DatabaseUrl::parse(&settings.database.database_url);
+        println!(
+            "Roster {} (SCIM 2.0) listening on {shown_url}/scim/v2",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!("  database: {}", url.redacted());
+        println!("  API docs: {shown_url}/docs");
+        if first_start {
+            print_first_start(&verifier, &shown_url)?;
+        } else {
+            println!(
+                "  tokens:   roster token create --tenant TENANT --scope \"scim:read scim:write\""
+            );
+        }
+
+        let state = web::Data::new(AppState {
+            provisioner: Provisioner::new(store, schemas),
+            verifier,
+            public_url,
+            body_limit: settings.max_body_bytes,
+            capabilities: Capabilities {
+                patch: false,
+                bulk: None,
+                sort: true,
+                etag: true,
+                page: PageLimits {
+                    default_count: 100.min(settings.max_page_size),
+                    max_count: settings.max_page_size,
+                },
+            },
+        });
+        let mut server = HttpServer::new(move || application(state.clone()))
+            .shutdown_timeout(10)
+            .client_request_timeout(Duration::from_secs(30));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, database = %url.redacted(), "roster started");
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// First start: print an admin token for tenant `default` and a curl line that creates a user.
+fn print_first_start(verifier: &TokenVerifier, base: &str) -> anyhow::Result<()> {
+    let request = TokenRequest {
+        tenant: TenantId::parse("default").map_err(anyhow::Error::msg)?,
+        subject: "first-start-admin".into(),
+        scopes: parse_scopes("scim:read scim:write import admin").map_err(anyhow::Error::msg)?,
+        ttl: Duration::from_secs(30 * 86_400),
+    };
+    let issued = verifier.issue(&request).map_err(anyhow::Error::msg)?;
+    println!();
+    println!("First start: generated a token-signing secret and stored it in the database.");
+    println!(
+        "Token for tenant \"default\" (scopes: scim:read scim:write import admin; valid 30 days):"
+    );
+    println!();
+    println!("  export ROSTER_TOKEN={}", issued.token);
+    println!();
+    println!("Create a user:");
+    println!();
+    println!(
+        "  curl -s -X POST {base}/scim/v2/Users -H \"Authorization: Bearer $ROSTER_TOKEN\" \
+         -H \"Content-Type: application/scim+json\" \
+         -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"bjensen@example.com\",\"name\":{{\"givenName\":\"Barbara\",\"familyName\":\"Jensen\"}}}}'"
+    );
+    println!();
+    println!("More tokens: roster token create --tenant TENANT --scope \"scim:read scim:write\" --ttl 90d");
+    Ok(())
+}

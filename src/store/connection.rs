@@ -1,0 +1,201 @@
+//! Connection pooling and migrations for both backends, chosen from the database URL's scheme.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Arbitrary constant key for the PostgreSQL advisory lock that serialises migrations when
+/// several instances start at once against one database.
+const MIGRATION_LOCK_KEY: i64 = 0x524f_5354_4552;
+
+/// One connection to either backend; diesel's `MultiConnection` lets portable queries run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// A borrowed connection of either backend, as the repository uses it inside or outside a
+/// transaction.
+pub enum DbConn<'c> {
+    Sqlite(&'c mut diesel::SqliteConnection),
+    Postgres(&'c mut diesel::PgConnection),
+}
+
+impl<'c> From<&'c mut AnyConnection> for DbConn<'c> {
+    fn from(conn: &'c mut AnyConnection) -> DbConn<'c> {
+        match conn {
+            AnyConnection::Sqlite(c) => DbConn::Sqlite(c),
+            AnyConnection::Postgresql(c) => DbConn::Postgres(c),
+        }
+    }
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A parsed `ROSTER_DATABASE_URL`: `postgres://…`/`postgresql://…` selects PostgreSQL; anything
+/// else (`sqlite://path`, `sqlite:path` or a bare file path) is a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: the full URL for PostgreSQL, the file path for SQLite.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> DatabaseUrl {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return DatabaseUrl {
+                backend: Backend::Postgres,
+                target: url.to_string(),
+            };
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        DatabaseUrl {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+        }
+    }
+
+    /// The URL with any password masked, for logs.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => redact_password(&self.target),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// r2d2 manager that opens the right variant and applies per-connection SQLite settings.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.url.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed during a write; the busy timeout makes concurrent
+                // writers wait instead of failing; foreign keys are off by default in SQLite.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// Opens a pool; fails fast when the database cannot be reached.
+pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(ConnectionManager { url: url.clone() })
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// Applies pending migrations of the connection's backend.
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    match conn {
+        AnyConnection::Sqlite(c) => Ok(c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(failed)?
+            .len()),
+        AnyConnection::Postgresql(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            Ok(applied.map_err(failed)?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_select_their_backend() {
+        let cases = [
+            (
+                "postgres://u:p@h/db",
+                Backend::Postgres,
+                "postgres://u:p@h/db",
+            ),
+            ("postgresql://h/db", Backend::Postgres, "postgresql://h/db"),
+            ("sqlite://data/roster.db", Backend::Sqlite, "data/roster.db"),
+            ("sqlite:roster.db", Backend::Sqlite, "roster.db"),
+            ("roster.db", Backend::Sqlite, "roster.db"),
+        ];
+        for (input, backend, target) in cases {
+            let url = DatabaseUrl::parse(input);
+            assert_eq!(
+                (url.backend, url.target.as_str()),
+                (backend, target),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn redaction_hides_the_password_only() {
+        let url = DatabaseUrl::parse("postgres://roster:s3cret@db:5432/roster");
+        assert_eq!(url.redacted(), "postgres://roster:***@db:5432/roster");
+    }
+}

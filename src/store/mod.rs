@@ -1,0 +1,327 @@
+//! Persistence behind one contract, [`Repository`], with a SQL implementation for SQLite and
+//! PostgreSQL. This is the only module that speaks SQL or knows diesel.
+//!
+//! Resources are stored as their canonical SCIM JSON plus indexed columns derived from it here
+//! (so no caller can forget to keep them in step); memberships live in their own table and
+//! change through set operations.
+
+mod connection;
+mod filter_sql;
+mod repository;
+mod sql;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use connection::{Backend, DatabaseUrl};
+pub use repository::SqlRepository;
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::{AttrPath, Filter};
+use crate::scim::schema::{ResourceKind, SchemaRegistry};
+use crate::tenant::TenantId;
+use connection::{AnyConnection, DbConn, Pool};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Failures of the storage layer, already classified for callers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index refused the write (for example a userName already taken in the tenant).
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// The row changed since it was read; the caller may reload and retry.
+    #[error("the resource was modified concurrently")]
+    VersionMismatch,
+    #[error("resource not found")]
+    NotFound,
+    /// The database cannot be reached or is too busy.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The request cannot be expressed as a query (an unknown filter attribute, say).
+    #[error(transparent)]
+    Query(#[from] ScimError),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(error: diesel::result::Error) -> StoreError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => StoreError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::UniqueViolation(
+                    info.constraint_name().unwrap_or(info.message()).to_string(),
+                )
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            Error::DatabaseError(_, info) if is_busy(info.message()) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+/// A resource as stored: its SCIM JSON (without id/meta) and its bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub id: String,
+    pub data: Value,
+    pub version: i64,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// What a write stores: the canonical JSON, plus for users an optional new password hash
+/// (`None` keeps the current one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceWrite {
+    pub data: Value,
+    pub password_hash: Option<String>,
+}
+
+/// Who created a membership, so an import can later replace only what imports made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipSource {
+    Scim,
+    Import,
+}
+
+impl MembershipSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            MembershipSource::Scim => "scim",
+            MembershipSource::Import => "import",
+        }
+    }
+}
+
+/// A member to add to a group; the type is resolved from the id when the caller omits it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMember {
+    pub id: String,
+    pub kind: ResourceKind,
+}
+
+/// One member of a group as read back, with the member's current display name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberEntry {
+    pub group_id: String,
+    pub member_id: String,
+    pub kind: ResourceKind,
+    pub display: Option<String>,
+}
+
+/// One group a user belongs to (directly).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupEntry {
+    pub user_id: String,
+    pub group_id: String,
+    pub display: String,
+}
+
+/// Sort order of a listing (RFC 7644 §3.4.2.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortSpec {
+    pub path: AttrPath,
+    pub descending: bool,
+}
+
+/// A listing request: filter, sort and an index page (RFC 7644 §3.4.2.4, 1-based start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub sort: Option<SortSpec>,
+    pub start_index: u64,
+    pub count: u64,
+}
+
+/// A page of a listing and the total number of matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub total_results: u64,
+    pub resources: Vec<StoredResource>,
+}
+
+/// The storage contract used by the provisioning use cases. Every method is scoped by tenant:
+/// a row of another tenant is indistinguishable from a missing one.
+pub trait Repository {
+    fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores `value` unless the key already has one (the first of racing instances wins).
+    fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()>;
+    /// Returns false when the token id was already revoked.
+    fn revoke_token(&mut self, jti: &str) -> StoreResult<bool>;
+    fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
+
+    fn get(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>>;
+    fn insert(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        write: &ResourceWrite,
+    ) -> StoreResult<StoredResource>;
+    /// Replaces a resource if it is still at `expected_version` (optimistic concurrency).
+    fn update(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        write: &ResourceWrite,
+    ) -> StoreResult<StoredResource>;
+    /// Bumps version and lastModified without changing data (after membership changes).
+    fn touch(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+    ) -> StoreResult<StoredResource>;
+    /// Deletes a resource and every membership that names it.
+    fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()>;
+    fn list(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ListQuery,
+    ) -> StoreResult<Page>;
+    /// The stored password hash of a user, if any.
+    fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>>;
+
+    /// Which of `ids` exist in the tenant, and as what.
+    fn resolve_members(&mut self, tenant: &TenantId, ids: &[String])
+        -> StoreResult<Vec<NewMember>>;
+    /// Adds members that are not members yet; returns how many rows were added.
+    fn add_members(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[NewMember],
+        source: MembershipSource,
+    ) -> StoreResult<usize>;
+    fn remove_members(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> StoreResult<usize>;
+    fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize>;
+    fn members_of(
+        &mut self,
+        tenant: &TenantId,
+        group_ids: &[&str],
+    ) -> StoreResult<Vec<MemberEntry>>;
+    fn groups_of(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<GroupEntry>>;
+}
+
+/// The database: a connection pool plus the schema registry that filters are translated with.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    backend: Backend,
+    schemas: std::sync::Arc<SchemaRegistry>,
+}
+
+impl Store {
+    /// Connects and runs pending migrations.
+    pub fn open(
+        url: &DatabaseUrl,
+        pool_size: u32,
+        schemas: std::sync::Arc<SchemaRegistry>,
+    ) -> StoreResult<Store> {
+        let pool = connection::open_pool(url, pool_size)?;
+        let store = Store {
+            pool,
+            backend: url.backend,
+            schemas,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn migrate(&self) -> StoreResult<usize> {
+        connection::run_migrations(&mut *self.connection()?)
+    }
+
+    fn connection(
+        &self,
+    ) -> StoreResult<diesel::r2d2::PooledConnection<connection::ConnectionManager>> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `work` outside an explicit transaction: for reads.
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut pooled = self.connection()?;
+        let mut repo = SqlRepository::new(DbConn::from(&mut *pooled), &self.schemas);
+        work(&mut repo)
+    }
+
+    /// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise, so
+    /// after any error the stored data is exactly as before.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut pooled = self.connection()?;
+        let schemas = &self.schemas;
+        let outcome = match &mut *pooled {
+            // IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
+            // instead of deadlocking when both try to upgrade a read lock.
+            AnyConnection::Sqlite(conn) => conn.immediate_transaction(|conn| {
+                work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)).map_err(TxError::App)
+            }),
+            AnyConnection::Postgresql(conn) => diesel::Connection::transaction(conn, |conn| {
+                work(&mut SqlRepository::new(DbConn::Postgres(conn), schemas)).map_err(TxError::App)
+            }),
+        };
+        outcome.map_err(|e| match e {
+            TxError::App(e) => e,
+            TxError::Db(e) => E::from(StoreError::from(e)),
+        })
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub fn ping(&self) -> StoreResult<()> {
+        use diesel::connection::SimpleConnection;
+        self.connection()?
+            .batch_execute("SELECT 1")
+            .map_err(StoreError::from)
+    }
+}
+
+/// Carries either the caller's error or diesel's out of a transaction closure.
+enum TxError<E> {
+    App(E),
+    Db(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(error: diesel::result::Error) -> Self {
+        TxError::Db(error)
+    }
+}

@@ -1,0 +1,713 @@
+//! The SQL implementation of [`Repository`] shared by SQLite and PostgreSQL.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+use serde_json::Value;
+
+use super::connection::{Backend, DbConn};
+use super::filter_sql::{push_filter, push_sort_key};
+use super::sql::Sql;
+use super::{
+    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository,
+    ResourceWrite, StoreError, StoreResult, StoredResource,
+};
+use crate::scim::schema::{ResourceKind, SchemaRegistry};
+use crate::tenant::TenantId;
+
+/// Repository over one borrowed connection (inside or outside a transaction).
+pub struct SqlRepository<'c> {
+    conn: DbConn<'c>,
+    schemas: &'c SchemaRegistry,
+}
+
+#[derive(QueryableByName)]
+struct ResourceRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    data: String,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Text)]
+    created: String,
+    #[diesel(sql_type = Text)]
+    last_modified: String,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(QueryableByName)]
+struct OptTextRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    value: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct MemberRow {
+    #[diesel(sql_type = Text)]
+    group_id: String,
+    #[diesel(sql_type = Text)]
+    member_id: String,
+    #[diesel(sql_type = Text)]
+    member_type: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    display: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct KindRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+#[derive(QueryableByName)]
+struct GroupOfRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    group_id: String,
+    #[diesel(sql_type = Text)]
+    display: String,
+}
+
+/// Fixed-width UTC timestamps, so that text order is time order on both backends.
+pub(super) fn format_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Database(format!("bad timestamp {text:?} in database: {e}")))
+}
+
+impl ResourceRow {
+    fn into_resource(self) -> StoreResult<StoredResource> {
+        Ok(StoredResource {
+            data: serde_json::from_str(&self.data)
+                .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))?,
+            id: self.id,
+            version: self.version,
+            created: parse_timestamp(&self.created)?,
+            last_modified: parse_timestamp(&self.last_modified)?,
+        })
+    }
+}
+
+pub(super) fn table(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "scim_users",
+        ResourceKind::Group => "scim_groups",
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "User",
+        ResourceKind::Group => "Group",
+    }
+}
+
+fn kind_from_name(name: &str) -> ResourceKind {
+    if name == "Group" {
+        ResourceKind::Group
+    } else {
+        ResourceKind::User
+    }
+}
+
+fn string_at<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
+    data.get(key).and_then(Value::as_str)
+}
+
+/// The indexed copies of a user's attributes.
+struct UserColumns<'a> {
+    user_name: &'a str,
+    external_id: Option<&'a str>,
+    display_name: Option<&'a str>,
+    active: bool,
+}
+
+impl<'a> UserColumns<'a> {
+    fn of(data: &'a Value) -> UserColumns<'a> {
+        UserColumns {
+            user_name: string_at(data, "userName").unwrap_or_default(),
+            external_id: string_at(data, "externalId"),
+            display_name: string_at(data, "displayName"),
+            active: data.get("active").and_then(Value::as_bool).unwrap_or(true),
+        }
+    }
+}
+
+/// Case-insensitive comparisons use Unicode lowercase computed here, identically for both
+/// backends (SQLite's `lower()` only folds ASCII).
+pub(super) fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+impl<'c> SqlRepository<'c> {
+    pub fn new(conn: DbConn<'c>, schemas: &'c SchemaRegistry) -> SqlRepository<'c> {
+        SqlRepository { conn, schemas }
+    }
+
+    fn backend(&self) -> Backend {
+        match self.conn {
+            DbConn::Sqlite(_) => Backend::Sqlite,
+            DbConn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn sql(&self) -> Sql {
+        Sql::new(self.backend())
+    }
+
+    fn select_resources(&self, kind: ResourceKind) -> Sql {
+        let mut sql = self.sql();
+        sql.push("SELECT id, ")
+            .json_column("data")
+            .push(" AS data, version, created, last_modified FROM ");
+        sql.push(table(kind));
+        sql
+    }
+
+    fn replace_emails(
+        &mut self,
+        tenant: &TenantId,
+        user_id: &str,
+        data: &Value,
+    ) -> StoreResult<()> {
+        let mut delete = self.sql();
+        delete
+            .push("DELETE FROM user_emails WHERE user_id = ")
+            .bind_text(user_id);
+        delete.execute(&mut self.conn)?;
+        let Some(emails) = data.get("emails").and_then(Value::as_array) else {
+            return Ok(());
+        };
+        let rows: Vec<(&str, Option<&str>, bool)> = emails
+            .iter()
+            .filter_map(|e| {
+                let value = e.get("value")?.as_str()?;
+                let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
+                Some((value, e.get("type").and_then(Value::as_str), primary))
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.sql();
+        insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
+        for (i, (value, kind, primary)) in rows.into_iter().enumerate() {
+            if i > 0 {
+                insert.push(", ");
+            }
+            insert
+                .push("(")
+                .bind_text(tenant.as_str())
+                .push(", ")
+                .bind_text(user_id)
+                .push(", ");
+            insert
+                .bind_text(fold(value))
+                .push(", ")
+                .bind_opt(kind)
+                .push(", ");
+            insert.bind_int(i64::from(primary)).push(")");
+        }
+        insert.execute(&mut self.conn)?;
+        Ok(())
+    }
+
+    fn write_user(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        write: &ResourceWrite,
+        update: Option<(i64, &str)>,
+    ) -> StoreResult<usize> {
+        let now = format_timestamp(Utc::now());
+        let columns = UserColumns::of(&write.data);
+        let mut sql = self.sql();
+        match update {
+            None => {
+                sql.push(
+                    "INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, external_id, \
+                     display_name, display_name_lower, active, data, password_hash, version, created, last_modified) VALUES (",
+                );
+                sql.bind_text(id)
+                    .push(", ")
+                    .bind_text(tenant.as_str())
+                    .push(", ");
+                sql.bind_text(columns.user_name)
+                    .push(", ")
+                    .bind_text(fold(columns.user_name))
+                    .push(", ");
+                sql.bind_opt(columns.external_id)
+                    .push(", ")
+                    .bind_opt(columns.display_name)
+                    .push(", ");
+                sql.bind_opt(columns.display_name.map(fold))
+                    .push(", ")
+                    .bind_int(i64::from(columns.active))
+                    .push(", ");
+                sql.bind_json(&write.data)
+                    .push(", ")
+                    .bind_opt(write.password_hash.as_deref())
+                    .push(", 1, ");
+                sql.bind_text(now.as_str())
+                    .push(", ")
+                    .bind_text(now.as_str())
+                    .push(")");
+            }
+            Some((expected_version, _)) => {
+                sql.push("UPDATE scim_users SET user_name = ")
+                    .bind_text(columns.user_name);
+                sql.push(", user_name_lower = ")
+                    .bind_text(fold(columns.user_name));
+                sql.push(", external_id = ").bind_opt(columns.external_id);
+                sql.push(", display_name = ").bind_opt(columns.display_name);
+                sql.push(", display_name_lower = ")
+                    .bind_opt(columns.display_name.map(fold));
+                sql.push(", active = ").bind_int(i64::from(columns.active));
+                sql.push(", data = ").bind_json(&write.data);
+                if let Some(hash) = &write.password_hash {
+                    sql.push(", password_hash = ").bind_text(hash.as_str());
+                }
+                sql.push(", version = version + 1, last_modified = ")
+                    .bind_text(now.as_str());
+                sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+                sql.push(" AND id = ")
+                    .bind_text(id)
+                    .push(" AND version = ")
+                    .bind_int(expected_version);
+            }
+        }
+        let written = sql.execute(&mut self.conn)?;
+        if written == 1 {
+            self.replace_emails(tenant, id, &write.data)?;
+        }
+        Ok(written)
+    }
+
+    fn write_group(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        write: &ResourceWrite,
+        update: Option<i64>,
+    ) -> StoreResult<usize> {
+        let now = format_timestamp(Utc::now());
+        let display_name = string_at(&write.data, "displayName").unwrap_or_default();
+        let external_id = string_at(&write.data, "externalId");
+        let mut sql = self.sql();
+        match update {
+            None => {
+                sql.push(
+                    "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, external_id, \
+                     data, version, created, last_modified) VALUES (",
+                );
+                sql.bind_text(id)
+                    .push(", ")
+                    .bind_text(tenant.as_str())
+                    .push(", ");
+                sql.bind_text(display_name)
+                    .push(", ")
+                    .bind_text(fold(display_name))
+                    .push(", ");
+                sql.bind_opt(external_id)
+                    .push(", ")
+                    .bind_json(&write.data)
+                    .push(", 1, ");
+                sql.bind_text(now.as_str())
+                    .push(", ")
+                    .bind_text(now.as_str())
+                    .push(")");
+            }
+            Some(expected_version) => {
+                sql.push("UPDATE scim_groups SET display_name = ")
+                    .bind_text(display_name);
+                sql.push(", display_name_lower = ")
+                    .bind_text(fold(display_name));
+                sql.push(", external_id = ").bind_opt(external_id);
+                sql.push(", data = ").bind_json(&write.data);
+                sql.push(", version = version + 1, last_modified = ")
+                    .bind_text(now.as_str());
+                sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+                sql.push(" AND id = ")
+                    .bind_text(id)
+                    .push(" AND version = ")
+                    .bind_int(expected_version);
+            }
+        }
+        Ok(sql.execute(&mut self.conn)?)
+    }
+
+    /// After an update that touched no row: tell a concurrent change from a missing row.
+    fn missed_update(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreError {
+        match self.get(tenant, kind, id) {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+
+    fn fetch(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<StoredResource> {
+        self.get(tenant, kind, id)?.ok_or(StoreError::NotFound)
+    }
+}
+
+impl Repository for SqlRepository<'_> {
+    fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
+        let mut sql = self.sql();
+        sql.push("SELECT value FROM server_settings WHERE key = ")
+            .bind_text(key);
+        Ok(sql.first::<TextRow>(&mut self.conn)?.map(|r| r.value))
+    }
+
+    fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        let mut sql = self.sql();
+        sql.push("INSERT INTO server_settings (key, value) VALUES (")
+            .bind_text(key)
+            .push(", ");
+        sql.bind_text(value).push(") ON CONFLICT (key) DO NOTHING");
+        sql.execute(&mut self.conn)?;
+        Ok(())
+    }
+
+    fn revoke_token(&mut self, jti: &str) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("INSERT INTO revoked_tokens (jti, revoked_at) VALUES (")
+            .bind_text(jti)
+            .push(", ");
+        sql.bind_text(format_timestamp(Utc::now()))
+            .push(") ON CONFLICT (jti) DO NOTHING");
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("SELECT jti AS value FROM revoked_tokens WHERE jti = ")
+            .bind_text(jti);
+        Ok(sql.first::<TextRow>(&mut self.conn)?.is_some())
+    }
+
+    fn get(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let mut sql = self.select_resources(kind);
+        sql.push(" WHERE tenant_id = ")
+            .bind_text(tenant.as_str())
+            .push(" AND id = ")
+            .bind_text(id);
+        sql.first::<ResourceRow>(&mut self.conn)?
+            .map(ResourceRow::into_resource)
+            .transpose()
+    }
+
+    fn insert(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        write: &ResourceWrite,
+    ) -> StoreResult<StoredResource> {
+        match kind {
+            ResourceKind::User => self.write_user(tenant, id, write, None)?,
+            ResourceKind::Group => self.write_group(tenant, id, write, None)?,
+        };
+        self.fetch(tenant, kind, id)
+    }
+
+    fn update(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        write: &ResourceWrite,
+    ) -> StoreResult<StoredResource> {
+        let written = match kind {
+            ResourceKind::User => {
+                self.write_user(tenant, id, write, Some((expected_version, id)))?
+            }
+            ResourceKind::Group => self.write_group(tenant, id, write, Some(expected_version))?,
+        };
+        if written == 0 {
+            return Err(self.missed_update(tenant, kind, id));
+        }
+        self.fetch(tenant, kind, id)
+    }
+
+    fn touch(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+    ) -> StoreResult<StoredResource> {
+        let mut sql = self.sql();
+        sql.push("UPDATE ")
+            .push(table(kind))
+            .push(" SET version = version + 1, last_modified = ");
+        sql.bind_text(format_timestamp(Utc::now()))
+            .push(" WHERE tenant_id = ")
+            .bind_text(tenant.as_str());
+        sql.push(" AND id = ")
+            .bind_text(id)
+            .push(" AND version = ")
+            .bind_int(expected_version);
+        if sql.execute(&mut self.conn)? == 0 {
+            return Err(self.missed_update(tenant, kind, id));
+        }
+        self.fetch(tenant, kind, id)
+    }
+
+    fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()> {
+        let mut memberships = self.sql();
+        memberships
+            .push("DELETE FROM memberships WHERE tenant_id = ")
+            .bind_text(tenant.as_str());
+        memberships.push(" AND member_id = ").bind_text(id);
+        memberships.execute(&mut self.conn)?;
+        let mut sql = self.sql();
+        sql.push("DELETE FROM ")
+            .push(table(kind))
+            .push(" WHERE tenant_id = ")
+            .bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(id);
+        match sql.execute(&mut self.conn)? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    fn list(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ListQuery,
+    ) -> StoreResult<Page> {
+        let schema = self.schemas.resource(kind);
+        let push_condition = |sql: &mut Sql| -> StoreResult<()> {
+            sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            if let Some(filter) = &query.filter {
+                sql.push(" AND (");
+                push_filter(sql, schema, tenant, filter)?;
+                sql.push(")");
+            }
+            Ok(())
+        };
+
+        let mut count = self.sql();
+        count.push("SELECT COUNT(*) AS n FROM ").push(table(kind));
+        push_condition(&mut count)?;
+        let total = count.first::<CountRow>(&mut self.conn)?.map_or(0, |r| r.n);
+
+        let mut resources = Vec::new();
+        if query.count > 0 && total > 0 {
+            let mut select = self.select_resources(kind);
+            push_condition(&mut select)?;
+            select.push(" ORDER BY ");
+            if let Some(sort) = &query.sort {
+                push_sort_key(&mut select, schema, &sort.path)?;
+                select.push(if sort.descending { " DESC, " } else { " ASC, " });
+            }
+            select
+                .push("created, id LIMIT ")
+                .bind_int(clamp(query.count));
+            select
+                .push(" OFFSET ")
+                .bind_int(clamp(query.start_index.saturating_sub(1)));
+            for row in select.load::<ResourceRow>(&mut self.conn)? {
+                resources.push(row.into_resource()?);
+            }
+        }
+        Ok(Page {
+            total_results: u64::try_from(total).unwrap_or(0),
+            resources,
+        })
+    }
+
+    fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>> {
+        let mut sql = self.sql();
+        sql.push("SELECT password_hash AS value FROM scim_users WHERE tenant_id = ")
+            .bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(user_id);
+        Ok(sql
+            .first::<OptTextRow>(&mut self.conn)?
+            .and_then(|r| r.value))
+    }
+
+    fn resolve_members(
+        &mut self,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> StoreResult<Vec<NewMember>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut sql = self.sql();
+            sql.push("SELECT id, 'User' AS kind FROM scim_users WHERE tenant_id = ")
+                .bind_text(tenant.as_str());
+            sql.push(" AND id IN (")
+                .bind_list(chunk.iter().map(String::as_str))
+                .push(")");
+            sql.push(" UNION ALL SELECT id, 'Group' AS kind FROM scim_groups WHERE tenant_id = ")
+                .bind_text(tenant.as_str());
+            sql.push(" AND id IN (")
+                .bind_list(chunk.iter().map(String::as_str))
+                .push(")");
+            found.extend(
+                sql.load::<KindRow>(&mut self.conn)?
+                    .into_iter()
+                    .map(|r| NewMember {
+                        kind: kind_from_name(&r.kind),
+                        id: r.id,
+                    }),
+            );
+        }
+        Ok(found)
+    }
+
+    fn add_members(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[NewMember],
+        source: MembershipSource,
+    ) -> StoreResult<usize> {
+        let now = format_timestamp(Utc::now());
+        let mut added = 0;
+        for chunk in members.chunks(200) {
+            let mut sql = self.sql();
+            sql.push("INSERT INTO memberships (tenant_id, group_id, member_id, member_type, source, created) VALUES ");
+            for (i, member) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind_text(tenant.as_str())
+                    .push(", ")
+                    .bind_text(group_id)
+                    .push(", ");
+                sql.bind_text(member.id.as_str())
+                    .push(", ")
+                    .bind_text(kind_name(member.kind))
+                    .push(", ");
+                sql.bind_text(source.as_str())
+                    .push(", ")
+                    .bind_text(now.as_str())
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
+            added += sql.execute(&mut self.conn)?;
+        }
+        Ok(added)
+    }
+
+    fn remove_members(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> StoreResult<usize> {
+        let mut removed = 0;
+        for chunk in member_ids.chunks(500) {
+            let mut sql = self.sql();
+            sql.push("DELETE FROM memberships WHERE tenant_id = ")
+                .bind_text(tenant.as_str());
+            sql.push(" AND group_id = ").bind_text(group_id);
+            sql.push(" AND member_id IN (")
+                .bind_list(chunk.iter().map(String::as_str))
+                .push(")");
+            removed += sql.execute(&mut self.conn)?;
+        }
+        Ok(removed)
+    }
+
+    fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize> {
+        let mut sql = self.sql();
+        sql.push("DELETE FROM memberships WHERE tenant_id = ")
+            .bind_text(tenant.as_str());
+        sql.push(" AND group_id = ").bind_text(group_id);
+        Ok(sql.execute(&mut self.conn)?)
+    }
+
+    fn members_of(
+        &mut self,
+        tenant: &TenantId,
+        group_ids: &[&str],
+    ) -> StoreResult<Vec<MemberEntry>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = self.sql();
+        sql.push(
+            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+             FROM memberships m LEFT JOIN scim_users u ON u.id = m.member_id \
+             LEFT JOIN scim_groups g ON g.id = m.member_id WHERE m.tenant_id = ",
+        );
+        sql.bind_text(tenant.as_str())
+            .push(" AND m.group_id IN (")
+            .bind_list(group_ids.iter().copied());
+        sql.push(") ORDER BY m.group_id, m.created, m.member_id");
+        Ok(sql
+            .load::<MemberRow>(&mut self.conn)?
+            .into_iter()
+            .map(|r| MemberEntry {
+                group_id: r.group_id,
+                member_id: r.member_id,
+                kind: kind_from_name(&r.member_type),
+                display: r.display,
+            })
+            .collect())
+    }
+
+    fn groups_of(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<GroupEntry>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = self.sql();
+        sql.push(
+            "SELECT m.member_id AS user_id, g.id AS group_id, g.display_name AS display \
+             FROM memberships m JOIN scim_groups g ON g.id = m.group_id WHERE m.tenant_id = ",
+        );
+        sql.bind_text(tenant.as_str())
+            .push(" AND m.member_id IN (")
+            .bind_list(user_ids.iter().copied());
+        sql.push(") ORDER BY m.member_id, g.display_name_lower, g.id");
+        Ok(sql
+            .load::<GroupOfRow>(&mut self.conn)?
+            .into_iter()
+            .map(|r| GroupEntry {
+                user_id: r.user_id,
+                group_id: r.group_id,
+                display: r.display,
+            })
+            .collect())
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
