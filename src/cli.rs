@@ -6,9 +6,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::auth::{parse_scopes, parse_ttl, TokenRequest, TokenVerifier};
-use crate::config::{
-    apply_config_file, config_file_from, AuthSettings, DatabaseSettings, ServeSettings,
-};
+use crate::config::{apply_config_file, config_file_from, AuthSettings, DatabaseSettings, ServeSettings};
 use crate::scim::schema::SchemaRegistry;
 use crate::startup::{open_store, Application};
 use crate::tenant::TenantId;
@@ -89,20 +87,10 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::api::openapi_document())?
-            );
+            println!("{}", serde_json::to_string_pretty(&crate::api::openapi_document())?);
             Ok(())
         }
-        Command::Token(TokenCommand::Create {
-            tenant,
-            scope,
-            ttl,
-            sub,
-            database,
-            auth,
-        }) => {
+        Command::Token(TokenCommand::Create { tenant, scope, ttl, sub, database, auth }) => {
             let request = TokenRequest {
                 tenant: TenantId::parse(&tenant).map_err(anyhow::Error::msg)?,
                 subject: sub,
@@ -111,28 +99,16 @@ pub fn run() -> anyhow::Result<()> {
             };
             let store = open_store(&database, Arc::new(SchemaRegistry::standard()))?;
             let key = auth.verification_key(|| Ok(crate::startup::stored_secret(&store)?.0))?;
-            let issued = TokenVerifier::new(&key)
-                .map_err(anyhow::Error::msg)?
-                .issue(&request)
-                .map_err(anyhow::Error::msg)?;
-            eprintln!(
-                "token id (jti): {}  expires (unix): {}",
-                issued.claims.jti, issued.claims.exp
-            );
+            let issued =
+                TokenVerifier::new(&key).map_err(anyhow::Error::msg)?.issue(&request).map_err(anyhow::Error::msg)?;
+            eprintln!("token id (jti): {}  expires (unix): {}", issued.claims.jti, issued.claims.exp);
             println!("{}", issued.token);
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { jti, database }) => {
             let store = open_store(&database, Arc::new(SchemaRegistry::standard()))?;
             let newly = store.write(|repo| repo.revoke_token(&jti))?;
-            println!(
-                "{}",
-                if newly {
-                    format!("revoked {jti}")
-                } else {
-                    format!("{jti} was already revoked")
-                }
-            );
+            println!("{}", if newly { format!("revoked {jti}") } else { format!("{jti} was already revoked") });
             Ok(())
         }
     }

@@ -12,12 +12,7 @@ use crate::auth::VerificationKey;
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// Database URL: a SQLite file path (`roster.db`, `sqlite://path`) or `postgres://user:pass@host/db`.
-    #[arg(
-        long,
-        env = "ROSTER_DATABASE_URL",
-        default_value = "roster.db",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "roster.db", hide_env_values = true)]
     pub database_url: String,
 
     /// Maximum database connections per process.
@@ -39,12 +34,7 @@ pub enum JwtAlgorithm {
 #[derive(Debug, Clone, Args)]
 pub struct AuthSettings {
     /// Token algorithm: HS256 (server secret) or RS256/ES256 (external issuer's public key).
-    #[arg(
-        long,
-        env = "ROSTER_JWT_ALGORITHM",
-        value_enum,
-        default_value = "HS256"
-    )]
+    #[arg(long, env = "ROSTER_JWT_ALGORITHM", value_enum, default_value = "HS256")]
     pub jwt_algorithm: JwtAlgorithm,
 
     /// HS256 signing secret. When unset, one is generated on first start and kept in the database.
@@ -63,11 +53,10 @@ impl AuthSettings {
         stored_secret: impl FnOnce() -> anyhow::Result<String>,
     ) -> anyhow::Result<VerificationKey> {
         let read_pem = |path: &Option<PathBuf>| -> anyhow::Result<String> {
-            let path = path.as_ref().ok_or_else(|| {
-                anyhow::anyhow!("ROSTER_JWT_PUBLIC_KEY must name a PEM file for RS256/ES256")
-            })?;
-            std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            let path = path
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("ROSTER_JWT_PUBLIC_KEY must name a PEM file for RS256/ES256"))?;
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
         };
         Ok(match self.jwt_algorithm {
             JwtAlgorithm::Hs256 => VerificationKey::SharedSecret(match &self.jwt_secret {
@@ -106,6 +95,10 @@ pub struct ServeSettings {
     #[arg(long, env = "ROSTER_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
 
+    /// Answer group PATCH with 204 No Content (as Microsoft Entra's SCIM guide advises) instead of 200 with the group.
+    #[arg(long, env = "ROSTER_GROUP_PATCH_NO_CONTENT", default_value_t = false)]
+    pub group_patch_no_content: bool,
+
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "ROSTER_WORKERS")]
     pub workers: Option<usize>,
@@ -131,16 +124,12 @@ pub fn apply_config_file(path: &Path) -> anyhow::Result<()> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, value) = line.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("{}:{}: expected KEY=value", path.display(), number + 1)
-        })?;
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("{}:{}: expected KEY=value", path.display(), number + 1))?;
         let key = key.trim();
         if !key.starts_with("ROSTER_") {
-            anyhow::bail!(
-                "{}:{}: unknown setting {key:?} (settings start with ROSTER_)",
-                path.display(),
-                number + 1
-            );
+            anyhow::bail!("{}:{}: unknown setting {key:?} (settings start with ROSTER_)", path.display(), number + 1);
         }
         let value = value.trim().trim_matches('"');
         if std::env::var_os(key).is_none() {
@@ -171,13 +160,7 @@ mod tests {
     #[test]
     fn the_config_flag_is_found_in_both_spellings() {
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            config_file_from(&args(&["roster", "--config", "a.env", "serve"])),
-            Some(PathBuf::from("a.env"))
-        );
-        assert_eq!(
-            config_file_from(&args(&["roster", "serve", "--config=b.env"])),
-            Some(PathBuf::from("b.env"))
-        );
+        assert_eq!(config_file_from(&args(&["roster", "--config", "a.env", "serve"])), Some(PathBuf::from("a.env")));
+        assert_eq!(config_file_from(&args(&["roster", "serve", "--config=b.env"])), Some(PathBuf::from("b.env")));
     }
 }

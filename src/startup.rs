@@ -19,10 +19,7 @@ use crate::store::{DatabaseUrl, Store};
 use crate::tenant::TenantId;
 
 /// Opens (and migrates) the configured database.
-pub fn open_store(
-    settings: &DatabaseSettings,
-    schemas: Arc<SchemaRegistry>,
-) -> anyhow::Result<Store> {
+pub fn open_store(settings: &DatabaseSettings, schemas: Arc<SchemaRegistry>) -> anyhow::Result<Store> {
     let url = DatabaseUrl::parse(&settings.database_url);
     Store::open(&url, settings.db_pool_size, schemas)
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", url.redacted()))
@@ -56,31 +53,19 @@ impl Application {
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url.clone();
         let shown_url = public_url.clone().unwrap_or_else(|| {
-            let host = settings
-                .bind
-                .rsplit_once(':')
-                .map_or("127.0.0.1", |(h, _)| h);
-            let host = if host == "0.0.0.0" || host == "[::]" {
-                "localhost"
-            } else {
-                host
-            };
+            let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let host = if host == "0.0.0.0" || host == "[::]" { "localhost" } else { host };
             format!("http://{host}:{port}")
         });
 
         let url = DatabaseUrl::parse(&settings.database.database_url);
-        println!(
-            "Roster {} (SCIM 2.0) listening on {shown_url}/scim/v2",
-            env!("CARGO_PKG_VERSION")
-        );
+        println!("Roster {} (SCIM 2.0) listening on {shown_url}/scim/v2", env!("CARGO_PKG_VERSION"));
         println!("  database: {}", url.redacted());
         println!("  API docs: {shown_url}/docs");
         if first_start {
             print_first_start(&verifier, &shown_url)?;
         } else {
-            println!(
-                "  tokens:   roster token create --tenant TENANT --scope \"scim:read scim:write\""
-            );
+            println!("  tokens:   roster token create --tenant TENANT --scope \"scim:read scim:write\"");
         }
 
         let state = web::Data::new(AppState {
@@ -89,15 +74,13 @@ impl Application {
             public_url,
             body_limit: settings.max_body_bytes,
             capabilities: Capabilities {
-                patch: false,
+                patch: true,
                 bulk: None,
                 sort: true,
                 etag: true,
-                page: PageLimits {
-                    default_count: 100.min(settings.max_page_size),
-                    max_count: settings.max_page_size,
-                },
+                page: PageLimits { default_count: 100.min(settings.max_page_size), max_count: settings.max_page_size },
             },
+            group_patch_no_content: settings.group_patch_no_content,
         });
         let mut server = HttpServer::new(move || application(state.clone()))
             .shutdown_timeout(10)
@@ -131,9 +114,7 @@ fn print_first_start(verifier: &TokenVerifier, base: &str) -> anyhow::Result<()>
     let issued = verifier.issue(&request).map_err(anyhow::Error::msg)?;
     println!();
     println!("First start: generated a token-signing secret and stored it in the database.");
-    println!(
-        "Token for tenant \"default\" (scopes: scim:read scim:write import admin; valid 30 days):"
-    );
+    println!("Token for tenant \"default\" (scopes: scim:read scim:write import admin; valid 30 days):");
     println!();
     println!("  export ROSTER_TOKEN={}", issued.token);
     println!();

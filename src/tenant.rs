@@ -12,9 +12,7 @@ impl TenantId {
     pub fn parse(raw: &str) -> Result<TenantId, String> {
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
         if raw.is_empty() || raw.len() > 128 || !raw.chars().all(valid_char) {
-            return Err(format!(
-                "tenant {raw:?} must be 1-128 characters of letters, digits, '-', '_', '.', ':'"
-            ));
+            return Err(format!("tenant {raw:?} must be 1-128 characters of letters, digits, '-', '_', '.', ':'"));
         }
         Ok(TenantId(raw.to_string()))
     }

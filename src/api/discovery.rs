@@ -15,9 +15,7 @@ use crate::scim::list::list_response;
 use crate::scim::render::resource_type_name;
 
 fn scim_ok(body: Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE))
-        .body(body.to_string())
+    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string())
 }
 
 /// How this server implements SCIM (RFC 7643 §5).
@@ -35,10 +33,7 @@ pub async fn get_service_provider_config(
     req: HttpRequest,
     _principal: Principal,
 ) -> HttpResponse {
-    scim_ok(service_provider_config(
-        &base_url(&state, &req),
-        &state.capabilities,
-    ))
+    scim_ok(service_provider_config(&base_url(&state, &req), &state.capabilities))
 }
 
 /// The resource types served (RFC 7643 §6).
@@ -51,16 +46,10 @@ pub async fn get_service_provider_config(
     security(("bearer" = []))
 )]
 #[get("/ResourceTypes")]
-pub async fn list_resource_types(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _principal: Principal,
-) -> HttpResponse {
+pub async fn list_resource_types(state: web::Data<AppState>, req: HttpRequest, _principal: Principal) -> HttpResponse {
     let base = base_url(&state, &req);
-    let types: Vec<Value> = RESOURCE_KINDS
-        .iter()
-        .map(|kind| resource_type(&base, state.provisioner.schemas(), *kind))
-        .collect();
+    let types: Vec<Value> =
+        RESOURCE_KINDS.iter().map(|kind| resource_type(&base, state.provisioner.schemas(), *kind)).collect();
     scim_ok(list_response(types.len() as u64, 1, types))
 }
 
@@ -86,11 +75,7 @@ pub async fn get_resource_type(
         .into_iter()
         .find(|k| resource_type_name(*k).eq_ignore_ascii_case(&name))
         .ok_or_else(|| ScimError::not_found(format!("no resource type named \"{name}\"")))?;
-    Ok(scim_ok(resource_type(
-        &base_url(&state, &req),
-        state.provisioner.schemas(),
-        kind,
-    )))
+    Ok(scim_ok(resource_type(&base_url(&state, &req), state.provisioner.schemas(), kind)))
 }
 
 /// Every schema the server knows, extensions included (RFC 7643 §7).
@@ -103,19 +88,9 @@ pub async fn get_resource_type(
     security(("bearer" = []))
 )]
 #[get("/Schemas")]
-pub async fn list_schemas(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    _principal: Principal,
-) -> HttpResponse {
+pub async fn list_schemas(state: web::Data<AppState>, req: HttpRequest, _principal: Principal) -> HttpResponse {
     let base = base_url(&state, &req);
-    let schemas: Vec<Value> = state
-        .provisioner
-        .schemas()
-        .schemas()
-        .iter()
-        .map(|s| s.to_json(&base))
-        .collect();
+    let schemas: Vec<Value> = state.provisioner.schemas().schemas().iter().map(|s| s.to_json(&base)).collect();
     scim_ok(list_response(schemas.len() as u64, 1, schemas))
 }
 

@@ -53,14 +53,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Query(e) => ApiError::Scim(e),
             StoreError::NotFound => ApiError::Scim(ScimError::not_found("resource not found")),
-            StoreError::UniqueViolation(_) => {
-                ApiError::Scim(ScimError::uniqueness("a unique value is already taken"))
+            StoreError::UniqueViolation(_) => ApiError::Scim(ScimError::uniqueness("a unique value is already taken")),
+            StoreError::VersionMismatch => {
+                ApiError::Scim(ScimError::new(409, None, "the resource was modified concurrently; retry"))
             }
-            StoreError::VersionMismatch => ApiError::Scim(ScimError::new(
-                409,
-                None,
-                "the resource was modified concurrently; retry",
-            )),
             StoreError::Unavailable(e) => ApiError::Unavailable(e),
             other => ApiError::Internal(other.to_string()),
         }
@@ -90,20 +86,12 @@ impl ApiError {
                 e.scim_type.map(|t| t.as_str()),
                 e.detail.clone(),
             ),
-            ApiError::Auth(e @ AuthError::MissingScope(_)) => {
-                (StatusCode::FORBIDDEN, None, e.to_string())
-            }
+            ApiError::Auth(e @ AuthError::MissingScope(_)) => (StatusCode::FORBIDDEN, None, e.to_string()),
             ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, None, e.to_string()),
-            ApiError::Unavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                "the database is unavailable; retry later".to_string(),
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "internal server error".to_string(),
-            ),
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, None, "the database is unavailable; retry later".to_string())
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, "internal server error".to_string()),
         }
     }
 }
@@ -116,9 +104,7 @@ pub fn error_response(status: StatusCode, scim_type: Option<&str>, detail: &str)
         scim_type: scim_type.map(str::to_string),
         detail: detail.to_string(),
     };
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE))
-        .json(body)
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).json(body)
 }
 
 impl ResponseError for ApiError {
@@ -133,10 +119,9 @@ impl ResponseError for ApiError {
         }
         let mut response = error_response(status, scim_type, &detail);
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"roster\""),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"roster\""));
         }
         response
     }

@@ -20,14 +20,8 @@ use crate::scim::error::ScimError;
 pub struct LoggedTenant(pub String);
 
 fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(AuthError::MissingHeader)?;
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::MalformedHeader)?
-        .trim();
+    let value = req.headers().get(header::AUTHORIZATION).ok_or(AuthError::MissingHeader)?;
+    let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?.trim();
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
@@ -43,25 +37,16 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .expect("AppState is registered")
-                .clone();
+            let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
             let token = bearer_token(&req)?;
             let principal = state.verifier.verify(&token)?;
             let jti = principal.token_id.clone();
-            let revoked = web::block(move || {
-                state
-                    .provisioner
-                    .store()
-                    .read(|repo| repo.is_token_revoked(&jti))
-            })
-            .await??;
+            let revoked =
+                web::block(move || state.provisioner.store().read(|repo| repo.is_token_revoked(&jti))).await??;
             if revoked {
                 return Err(AuthError::Revoked.into());
             }
-            req.extensions_mut()
-                .insert(LoggedTenant(principal.tenant.to_string()));
+            req.extensions_mut().insert(LoggedTenant(principal.tenant.to_string()));
             Ok(principal)
         })
     }
@@ -69,16 +54,8 @@ impl FromRequest for Principal {
 
 /// Media types accepted for SCIM request bodies: RFC 7644 §3.1 plus what identity providers send.
 fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        essence.as_str(),
-        "application/scim+json" | "application/json" | "text/json"
-    )
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "application/scim+json" | "application/json" | "text/json")
 }
 
 /// A parsed JSON request body, limited to the configured size.
@@ -90,13 +67,8 @@ impl FromRequest for ScimBody {
     type Future = Pin<Box<dyn Future<Output = Result<ScimBody, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1 << 20, |s| s.body_limit);
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_string());
+        let limit = req.app_data::<web::Data<AppState>>().map_or(1 << 20, |s| s.body_limit);
+        let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_string());
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -109,42 +81,29 @@ impl FromRequest for ScimBody {
                     return Err(ScimError::new(
                         415,
                         None,
-                        format!(
-                            "unsupported media type \"{content_type}\": send application/scim+json"
-                        ),
+                        format!("unsupported media type \"{content_type}\": send application/scim+json"),
                     )
                     .into());
                 }
             }
-            let too_large = || {
-                ScimError::new(
-                    413,
-                    None,
-                    format!("request body exceeds the limit of {limit} bytes"),
-                )
-            };
+            let too_large = || ScimError::new(413, None, format!("request body exceeds the limit of {limit} bytes"));
             if declared_length.is_some_and(|n| n > limit) {
                 return Err(too_large().into());
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ScimError::invalid_syntax(format!("could not read the request body: {e}"))
-                })?;
+                let chunk =
+                    chunk.map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large().into());
                 }
                 body.extend_from_slice(&chunk);
             }
             if body.is_empty() {
-                return Err(ScimError::invalid_syntax(
-                    "the request body is empty; a JSON object is required",
-                )
-                .into());
+                return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required").into());
             }
-            let value: Value = serde_json::from_slice(&body).map_err(|e| {
-                ScimError::invalid_syntax(format!("request body is not valid JSON: {e}"))
-            })?;
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| ScimError::invalid_syntax(format!("request body is not valid JSON: {e}")))?;
             Ok(ScimBody(value))
         })
     }
@@ -165,11 +124,7 @@ mod tests {
         ] {
             assert!(is_json_media_type(ok), "{ok}");
         }
-        for bad in [
-            "text/plain",
-            "application/xml",
-            "multipart/form-data; boundary=x",
-        ] {
+        for bad in ["text/plain", "application/xml", "multipart/form-data; boundary=x"] {
             assert!(!is_json_media_type(bad), "{bad}");
         }
     }

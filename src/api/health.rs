@@ -10,9 +10,7 @@ use super::AppState;
 #[utoipa::path(tag = "Operations", responses((status = 200, description = "Process is up", body = HealthStatus)))]
 #[get("/healthz")]
 pub async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(HealthStatus {
-        status: "ok".into(),
-    })
+    HttpResponse::Ok().json(HealthStatus { status: "ok".into() })
 }
 
 /// The database answers.
@@ -26,7 +24,5 @@ pub async fn get_health() -> HttpResponse {
 #[get("/readyz")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     web::block(move || state.provisioner.store().ping()).await??;
-    Ok(HttpResponse::Ok().json(HealthStatus {
-        status: "ready".into(),
-    }))
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ready".into() }))
 }

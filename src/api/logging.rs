@@ -27,12 +27,7 @@ pub async fn access_log(
     let method = req.method().to_string();
     let path = req.path().to_string();
     let mut response = next.call(req).await?;
-    let tenant = response
-        .request()
-        .extensions()
-        .get::<LoggedTenant>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default();
+    let tenant = response.request().extensions().get::<LoggedTenant>().map(|t| t.0.clone()).unwrap_or_default();
     let status = response.status().as_u16();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

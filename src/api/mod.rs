@@ -39,6 +39,8 @@ pub struct AppState {
     /// Maximum request body size in bytes.
     pub body_limit: usize,
     pub capabilities: Capabilities,
+    /// Answer group PATCH with 204 instead of 200 + body (Microsoft Entra's guidance).
+    pub group_patch_no_content: bool,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -71,9 +73,7 @@ impl Modify for BearerSecurity {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some(
-                        "A JWT from `roster token create` (claims: sub, tenant, scope, exp, jti)",
-                    ))
+                    .description(Some("A JWT from `roster token create` (claims: sub, tenant, scope, exp, jti)"))
                     .build(),
             ),
         );
@@ -106,11 +106,13 @@ pub fn build_app() -> (
                 .service(users::create_user)
                 .service(users::get_user)
                 .service(users::replace_user)
+                .service(users::patch_user)
                 .service(users::delete_user)
                 .service(groups::list_groups)
                 .service(groups::create_group)
                 .service(groups::get_group)
                 .service(groups::replace_group)
+                .service(groups::patch_group)
                 .service(groups::delete_group)
                 .service(discovery::get_service_provider_config)
                 .service(discovery::list_resource_types)
@@ -143,16 +145,10 @@ pub fn application(
     app.app_data(state)
         .app_data(routes)
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            ApiError::Scim(ScimError::invalid_value(format!(
-                "bad query parameter: {err}"
-            )))
-            .into()
+            ApiError::Scim(ScimError::invalid_value(format!("bad query parameter: {err}"))).into()
         }))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::Scim(ScimError::invalid_value(format!(
-                "bad path parameter: {err}"
-            )))
-            .into()
+            ApiError::Scim(ScimError::invalid_value(format!("bad path parameter: {err}"))).into()
         }))
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))

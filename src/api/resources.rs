@@ -60,19 +60,10 @@ pub struct Projection {
 }
 
 impl Projection {
-    pub fn parse(
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> Result<Projection, ScimError> {
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, ScimError> {
         Ok(Projection {
-            attributes: attributes
-                .map(parse_attribute_list)
-                .transpose()?
-                .unwrap_or_default(),
-            excluded: excluded
-                .map(parse_attribute_list)
-                .transpose()?
-                .unwrap_or_default(),
+            attributes: attributes.map(parse_attribute_list).transpose()?.unwrap_or_default(),
+            excluded: excluded.map(parse_attribute_list).transpose()?.unwrap_or_default(),
         })
     }
 
@@ -102,12 +93,7 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
 }
 
 /// Renders a resource view and applies the projection.
-pub fn view_json(
-    state: &AppState,
-    base: &str,
-    view: &ResourceView,
-    projection: &Projection,
-) -> Value {
+pub fn view_json(state: &AppState, base: &str, view: &ResourceView, projection: &Projection) -> Value {
     let stored = &view.stored;
     let meta = ResourceMeta {
         kind: view.kind,
@@ -116,25 +102,16 @@ pub fn view_json(
         created: stored.created,
         last_modified: stored.last_modified,
     };
-    let references: Option<Vec<Reference<'_>>> =
-        view.relations.as_ref().map(|relations| match relations {
-            Relations::Groups(groups) => groups
-                .iter()
-                .map(|g| Reference {
-                    id: &g.group_id,
-                    kind: ResourceKind::Group,
-                    display: Some(&g.display),
-                })
-                .collect(),
-            Relations::Members(members) => members
-                .iter()
-                .map(|m| Reference {
-                    id: &m.member_id,
-                    kind: m.kind,
-                    display: m.display.as_deref(),
-                })
-                .collect(),
-        });
+    let references: Option<Vec<Reference<'_>>> = view.relations.as_ref().map(|relations| match relations {
+        Relations::Groups(groups) => groups
+            .iter()
+            .map(|g| Reference { id: &g.group_id, kind: ResourceKind::Group, display: Some(&g.display) })
+            .collect(),
+        Relations::Members(members) => members
+            .iter()
+            .map(|m| Reference { id: &m.member_id, kind: m.kind, display: m.display.as_deref() })
+            .collect(),
+    });
     let full = render(base, &meta, &stored.data, references.as_deref());
     let schema = state.provisioner.schemas().resource(view.kind);
     project(schema, &full, &projection.attributes, &projection.excluded)
@@ -153,10 +130,7 @@ fn scim_response(status: StatusCode, view: &ResourceView, body: Value) -> HttpRe
 }
 
 fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 pub async fn create(
@@ -168,13 +142,9 @@ pub async fn create(
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(
-        projection.attributes.as_deref(),
-        projection.excluded_attributes.as_deref(),
-    )?;
+    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
     let worker = state.clone();
-    let view =
-        web::block(move || worker.provisioner.create(&principal.tenant, kind, &body)).await??;
+    let view = web::block(move || worker.provisioner.create(&principal.tenant, kind, &body)).await??;
     let body = view_json(&state, &base_url(&state, &req), &view, &projection);
     Ok(scim_response(StatusCode::CREATED, &view, body))
 }
@@ -188,18 +158,10 @@ pub async fn get(
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(
-        projection.attributes.as_deref(),
-        projection.excluded_attributes.as_deref(),
-    )?;
+    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
     let relations = projection.needs_relations(kind);
     let worker = state.clone();
-    let view = web::block(move || {
-        worker
-            .provisioner
-            .get(&principal.tenant, kind, &id, relations)
-    })
-    .await??;
+    let view = web::block(move || worker.provisioner.get(&principal.tenant, kind, &id, relations)).await??;
     if let Some(if_none_match) = header_value(&req, header::IF_NONE_MATCH) {
         if ETag::of(view.stored.version).matches_header(&if_none_match) {
             return Ok(HttpResponse::NotModified()
@@ -221,18 +183,38 @@ pub async fn replace(
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(
-        projection.attributes.as_deref(),
-        projection.excluded_attributes.as_deref(),
-    )?;
+    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
     let worker = state.clone();
-    let view = web::block(move || {
-        worker
-            .provisioner
-            .replace(&principal.tenant, kind, &id, &body, &precondition)
-    })
-    .await??;
+    let view =
+        web::block(move || worker.provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)).await??;
+    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
+    Ok(scim_response(StatusCode::OK, &view, body))
+}
+
+pub async fn patch(
+    kind: ResourceKind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    id: String,
+    body: Value,
+    projection: ProjectionParams,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Scope::ScimWrite)?;
+    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
+    let no_content = kind == ResourceKind::Group && state.group_patch_no_content;
+    let relations = !no_content && projection.needs_relations(kind);
+    let worker = state.clone();
+    let view =
+        web::block(move || worker.provisioner.patch(&principal.tenant, kind, &id, &body, &precondition, relations))
+            .await??;
+    if no_content {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, ETag::of(view.stored.version).to_string()))
+            .finish());
+    }
     let body = view_json(&state, &base_url(&state, &req), &view, &projection);
     Ok(scim_response(StatusCode::OK, &view, body))
 }
@@ -247,12 +229,7 @@ pub async fn delete(
     principal.require(Scope::ScimWrite)?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
     let worker = state.clone();
-    web::block(move || {
-        worker
-            .provisioner
-            .delete(&principal.tenant, kind, &id, &precondition)
-    })
-    .await??;
+    web::block(move || worker.provisioner.delete(&principal.tenant, kind, &id, &precondition)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -264,10 +241,7 @@ pub async fn list(
     params: ListQueryParams,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    )?;
+    let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let request = ListParams {
         filter: params.filter,
         sort_by: params.sort_by,
@@ -278,31 +252,17 @@ pub async fn list(
     .parse(state.capabilities.page)?;
     let query = ListQuery {
         filter: request.filter,
-        sort: request.sort_by.map(|path| SortSpec {
-            path,
-            descending: request.descending,
-        }),
+        sort: request.sort_by.map(|path| SortSpec { path, descending: request.descending }),
         start_index: request.start_index,
         count: request.count,
     };
     let relations = projection.needs_relations(kind);
     let worker = state.clone();
-    let page = web::block(move || {
-        worker
-            .provisioner
-            .list(&principal.tenant, kind, &query, relations)
-    })
-    .await??;
+    let page = web::block(move || worker.provisioner.list(&principal.tenant, kind, &query, relations)).await??;
     let base = base_url(&state, &req);
-    let resources = page
-        .resources
-        .iter()
-        .map(|view| view_json(&state, &base, view, &projection))
-        .collect();
+    let resources = page.resources.iter().map(|view| view_json(&state, &base, view, &projection)).collect();
     let body = list_response(page.total_results, page.start_index, resources);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE))
-        .body(body.to_string()))
+    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string()))
 }
 
 /// Declares the five documented handlers of one resource type (`/Users`, `/Groups`), each a
@@ -313,7 +273,8 @@ macro_rules! resource_handlers {
         kind: $kind:expr, tag: $tag:literal, name: $name:literal,
         collection: $collection:literal, item: $item:literal,
         body: $body:ty, list_body: $list_body:ty,
-        create: $create:ident, get: $get:ident, replace: $replace:ident, delete: $delete:ident, list: $list:ident $(,)?
+        create: $create:ident, get: $get:ident, replace: $replace:ident, patch: $patch:ident,
+        delete: $delete:ident, list: $list:ident $(,)?
     ) => {
         #[doc = concat!("Create a ", $name, ".")]
         #[utoipa::path(
@@ -402,6 +363,40 @@ macro_rules! resource_handlers {
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
             $crate::api::resources::replace($kind, state, req, principal, id.into_inner(), body.0, projection.into_inner()).await
+        }
+
+        #[doc = concat!("Modify a ", $name, " with SCIM PATCH operations.")]
+        #[utoipa::path(
+            tag = $tag,
+            summary = concat!("Patch a ", $name),
+            params(("id" = String, Path, description = "Resource id"), $crate::api::resources::ProjectionParams,
+                ("If-Match" = Option<String>, Header, description = "Only patch if the version matches")),
+            request_body(content = $crate::api::schemas::PatchRequest, content_type = "application/scim+json"),
+            responses(
+                (status = 200, description = "The patched resource", body = $body, content_type = "application/scim+json",
+                    headers(("ETag" = String, description = "Version of the resource"))),
+                (status = 204, description = "Patched (groups, when ROSTER_GROUP_PATCH_NO_CONTENT is set)"),
+                (status = 400, description = "Invalid operation (invalidSyntax, invalidPath, invalidValue, noTarget, mutability)", body = $crate::api::error::ErrorResponse),
+                (status = 401, description = "Missing or invalid token", body = $crate::api::error::ErrorResponse),
+                (status = 403, description = "Token lacks scim:write", body = $crate::api::error::ErrorResponse),
+                (status = 404, description = "No such resource in this tenant", body = $crate::api::error::ErrorResponse),
+                (status = 409, description = "Uniqueness conflict", body = $crate::api::error::ErrorResponse),
+                (status = 412, description = "If-Match did not match", body = $crate::api::error::ErrorResponse),
+                (status = 413, description = "Body too large", body = $crate::api::error::ErrorResponse),
+                (status = 415, description = "Unsupported media type", body = $crate::api::error::ErrorResponse),
+            ),
+            security(("bearer" = []))
+        )]
+        #[patch($item)]
+        pub async fn $patch(
+            state: actix_web::web::Data<$crate::api::AppState>,
+            req: actix_web::HttpRequest,
+            principal: $crate::auth::Principal,
+            id: actix_web::web::Path<String>,
+            body: $crate::api::extract::ScimBody,
+            projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resources::patch($kind, state, req, principal, id.into_inner(), body.0, projection.into_inner()).await
         }
 
         #[doc = concat!("Delete a ", $name, ".")]

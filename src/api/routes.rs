@@ -47,9 +47,10 @@ impl RouteTable {
         let mut found = false;
         for (segments, methods) in &self.routes {
             let same = segments.len() == wanted.len()
-                && segments.iter().zip(&wanted).all(|(template, actual)| {
-                    template == actual || (template.starts_with('{') && !actual.is_empty())
-                });
+                && segments
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(template, actual)| template == actual || (template.starts_with('{') && !actual.is_empty()));
             if same {
                 found = true;
                 allowed.extend(methods.iter().copied());
@@ -65,22 +66,13 @@ pub async fn unmatched(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpR
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 None,
-                &format!(
-                    "{} is not allowed on {}; allowed: {}",
-                    req.method(),
-                    req.path(),
-                    methods.join(", ")
-                ),
+                &format!("{} is not allowed on {}; allowed: {}", req.method(), req.path(), methods.join(", ")),
             );
             if let Ok(value) = header::HeaderValue::from_str(&methods.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
             response
         }
-        None => error_response(
-            StatusCode::NOT_FOUND,
-            None,
-            &format!("no resource at {}", req.path()),
-        ),
+        None => error_response(StatusCode::NOT_FOUND, None, &format!("no resource at {}", req.path())),
     }
 }

@@ -219,3 +219,24 @@ pub struct HealthStatus {
     #[schema(example = "ok")]
     pub status: String,
 }
+
+/// One PATCH operation (RFC 7644 §3.5.2).
+#[derive(Serialize, ToSchema)]
+pub struct PatchOperation {
+    /// `add`, `remove` or `replace` (any case is accepted).
+    #[schema(example = "replace")]
+    pub op: String,
+    /// Attribute path, e.g. `emails[type eq "work"].value`; optional for add/replace.
+    pub path: Option<String>,
+    /// The value to add or replace with.
+    pub value: Option<serde_json::Value>,
+}
+
+/// A PATCH request (`urn:ietf:params:scim:api:messages:2.0:PatchOp`).
+#[derive(Serialize, ToSchema)]
+pub struct PatchRequest {
+    #[schema(example = json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]))]
+    pub schemas: Vec<String>,
+    #[serde(rename = "Operations")]
+    pub operations: Vec<PatchOperation>,
+}

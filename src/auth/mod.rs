@@ -29,12 +29,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
-        Scope::ScimRead,
-        Scope::ScimWrite,
-        Scope::Import,
-        Scope::Admin,
-    ];
+    pub const ALL: [Scope; 4] = [Scope::ScimRead, Scope::ScimWrite, Scope::Import, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,9 +111,7 @@ pub struct TokenVerifier {
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVerifier")
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenVerifier").field("algorithm", &self.algorithm).finish_non_exhaustive()
     }
 }
 
@@ -143,14 +136,12 @@ impl TokenVerifier {
             },
             VerificationKey::Rsa(pem) => TokenVerifier {
                 algorithm: Algorithm::RS256,
-                key: DecodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|e| format!("bad RSA public key: {e}"))?,
+                key: DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("bad RSA public key: {e}"))?,
                 signer: None,
             },
             VerificationKey::Ecdsa(pem) => TokenVerifier {
                 algorithm: Algorithm::ES256,
-                key: DecodingKey::from_ec_pem(pem.as_bytes())
-                    .map_err(|e| format!("bad EC public key: {e}"))?,
+                key: DecodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| format!("bad EC public key: {e}"))?,
                 signer: None,
             },
         })
@@ -166,56 +157,37 @@ impl TokenVerifier {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::InvalidAlgorithm => AuthError::InvalidToken(format!(
-                    "only {:?} tokens are accepted",
-                    self.algorithm
-                )),
+                ErrorKind::InvalidAlgorithm => {
+                    AuthError::InvalidToken(format!("only {:?} tokens are accepted", self.algorithm))
+                }
                 ErrorKind::InvalidSignature => AuthError::InvalidToken("bad signature".into()),
-                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => AuthError::InvalidToken(
-                    "claims must include sub, tenant, scope, exp and jti".into(),
-                ),
+                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                    AuthError::InvalidToken("claims must include sub, tenant, scope, exp and jti".into())
+                }
                 _ => AuthError::InvalidToken("not a valid JWT".into()),
             }
         })?;
         let claims = data.claims;
         let tenant = TenantId::parse(&claims.tenant).map_err(AuthError::InvalidToken)?;
-        let scopes = claims
-            .scope
-            .split_whitespace()
-            .filter_map(Scope::parse)
-            .collect();
-        Ok(Principal {
-            tenant,
-            subject: claims.sub,
-            scopes,
-            token_id: claims.jti,
-        })
+        let scopes = claims.scope.split_whitespace().filter_map(Scope::parse).collect();
+        Ok(Principal { tenant, subject: claims.sub, scopes, token_id: claims.jti })
     }
 
     /// Signs a new token; only possible with the shared secret (external issuers sign their own).
     pub fn issue(&self, request: &TokenRequest) -> Result<IssuedToken, String> {
         let signer = self.signer.as_ref().ok_or_else(|| {
-            format!(
-                "tokens are verified with {:?} public keys: mint them with your own issuer",
-                self.algorithm
-            )
+            format!("tokens are verified with {:?} public keys: mint them with your own issuer", self.algorithm)
         })?;
         let now = unix_now();
         let claims = Claims {
             sub: request.subject.clone(),
             tenant: request.tenant.as_str().to_string(),
-            scope: request
-                .scopes
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            scope: request.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
             exp: now + request.ttl.as_secs(),
             iat: now,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, signer)
-            .map_err(|e| e.to_string())?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, signer).map_err(|e| e.to_string())?;
         Ok(IssuedToken { token, claims })
     }
 }
@@ -236,9 +208,7 @@ pub struct IssuedToken {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Parses a scope list such as `"scim:read scim:write import admin"`.
@@ -258,9 +228,7 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("bad duration {raw:?}: use e.g. 90d, 12h, 30m"))?;
+    let n: u64 = number.parse().map_err(|_| format!("bad duration {raw:?}: use e.g. 90d, 12h, 30m"))?;
     let seconds = match unit {
         "s" | "" => 1,
         "m" => 60,
@@ -315,34 +283,23 @@ mod tests {
         assert_eq!(principal.tenant.as_str(), "acme");
         assert_eq!(principal.subject, "okta");
         assert!(principal.require(Scope::ScimWrite).is_ok());
-        assert_eq!(
-            principal.require(Scope::Import),
-            Err(AuthError::MissingScope(Scope::Import))
-        );
+        assert_eq!(principal.require(Scope::Import), Err(AuthError::MissingScope(Scope::Import)));
     }
 
     #[test]
     fn a_token_signed_with_another_secret_is_rejected() {
         let other = TokenVerifier::new(&VerificationKey::SharedSecret("other".into())).unwrap();
         let issued = other.issue(&request(60)).unwrap();
-        assert!(matches!(
-            verifier().verify(&issued.token),
-            Err(AuthError::InvalidToken(_))
-        ));
+        assert!(matches!(verifier().verify(&issued.token), Err(AuthError::InvalidToken(_))));
     }
 
     #[test]
     fn unsigned_tokens_are_rejected() {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = engine.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let claims = engine.encode(
-            r#"{"sub":"x","tenant":"acme","scope":"scim:read","exp":9999999999,"jti":"j"}"#,
-        );
+        let claims = engine.encode(r#"{"sub":"x","tenant":"acme","scope":"scim:read","exp":9999999999,"jti":"j"}"#);
         let token = format!("{header}.{claims}.");
-        assert!(matches!(
-            verifier().verify(&token),
-            Err(AuthError::InvalidToken(_))
-        ));
+        assert!(matches!(verifier().verify(&token), Err(AuthError::InvalidToken(_))));
     }
 
     #[test]

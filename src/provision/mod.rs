@@ -7,11 +7,13 @@ use serde_json::Value;
 
 use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
+use crate::scim::filter::matches;
+use crate::scim::patch::{apply_patch, parse_patch_request, MemberChange};
 use crate::scim::resource::{normalize_resource, MemberRef, WriteMode};
 use crate::scim::schema::{ResourceKind, SchemaRegistry};
 use crate::store::{
-    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Repository, ResourceWrite,
-    Store, StoreError, StoredResource,
+    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Repository, ResourceWrite, Store, StoreError,
+    StoredResource,
 };
 use crate::tenant::TenantId;
 
@@ -86,27 +88,13 @@ impl Provisioner {
     }
 
     /// POST: validates, stores, and for groups adds the listed members (RFC 7644 §3.3).
-    pub fn create(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        body: &Value,
-    ) -> ProvisionResult<ResourceView> {
+    pub fn create(&self, tenant: &TenantId, kind: ResourceKind, body: &Value) -> ProvisionResult<ResourceView> {
         let normalized = normalize_resource(self.schemas.resource(kind), body, WriteMode::Create)?;
-        let password_hash = normalized
-            .password
-            .as_deref()
-            .map(hash_password)
-            .transpose()?;
+        let password_hash = normalized.password.as_deref().map(hash_password).transpose()?;
         let id = uuid::Uuid::new_v4().to_string();
-        let write = ResourceWrite {
-            data: normalized.data,
-            password_hash,
-        };
+        let write = ResourceWrite { data: normalized.data, password_hash };
         self.store.write(|repo| {
-            let stored = repo
-                .insert(tenant, kind, &id, &write)
-                .map_err(|e| conflict_detail(e, kind, &write.data))?;
+            let stored = repo.insert(tenant, kind, &id, &write).map_err(|e| conflict_detail(e, kind, &write.data))?;
             if let Some(members) = &normalized.members {
                 let members = resolve_members(repo, tenant, members)?;
                 repo.add_members(tenant, &id, &members, MembershipSource::Scim)?;
@@ -124,9 +112,7 @@ impl Provisioner {
         relations: bool,
     ) -> ProvisionResult<ResourceView> {
         self.store.read(|repo| {
-            let stored = repo
-                .get(tenant, kind, id)?
-                .ok_or_else(|| not_found(kind, id))?;
+            let stored = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             with_relations(repo, tenant, kind, stored, relations)
         })
     }
@@ -144,31 +130,14 @@ impl Provisioner {
         let schema = self.schemas.resource(kind);
         let mut password_hash: Option<Option<String>> = None;
         self.retrying(|repo| {
-            let current = repo
-                .get(tenant, kind, id)?
-                .ok_or_else(|| not_found(kind, id))?;
+            let current = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             precondition.check(&ETag::of(current.version))?;
             let body = crate::scim::quirks::keep_omitted_on_replace(kind, body, &current.data);
-            let normalized = normalize_resource(
-                schema,
-                &body,
-                WriteMode::Replace {
-                    existing: &current.data,
-                },
-            )?;
+            let normalized = normalize_resource(schema, &body, WriteMode::Replace { existing: &current.data })?;
             if password_hash.is_none() {
-                password_hash = Some(
-                    normalized
-                        .password
-                        .as_deref()
-                        .map(hash_password)
-                        .transpose()?,
-                );
+                password_hash = Some(normalized.password.as_deref().map(hash_password).transpose()?);
             }
-            let write = ResourceWrite {
-                data: normalized.data,
-                password_hash: password_hash.clone().flatten(),
-            };
+            let write = ResourceWrite { data: normalized.data, password_hash: password_hash.clone().flatten() };
             let mut stored = repo
                 .update(tenant, kind, id, current.version, &write)
                 .map_err(|e| conflict_detail(e, kind, &write.data))?;
@@ -176,9 +145,48 @@ impl Provisioner {
                 let members = resolve_members(repo, tenant, members)?;
                 repo.remove_all_members(tenant, id)?;
                 repo.add_members(tenant, id, &members, MembershipSource::Scim)?;
-                stored = repo.touch(tenant, kind, id, stored.version)?;
+                stored = repo.touch(tenant, kind, id)?;
             }
             with_relations(repo, tenant, kind, stored, true)
+        })
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): all operations apply atomically or not at all. Group member
+    /// changes become set operations on the membership table, so concurrent PATCHes of one
+    /// group never lose each other's members.
+    pub fn patch(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        precondition: &Precondition,
+        relations: bool,
+    ) -> ProvisionResult<ResourceView> {
+        let operations = parse_patch_request(body)?;
+        let schema = self.schemas.resource(kind);
+        self.retrying(|repo| {
+            let current = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            precondition.check(&ETag::of(current.version))?;
+            let outcome = apply_patch(schema, &current.data, &operations)?;
+            let password_hash = outcome.password.as_deref().map(hash_password).transpose()?;
+            let mut stored = current.clone();
+            if outcome.data != current.data || password_hash.is_some() {
+                let write = ResourceWrite { data: outcome.data, password_hash };
+                stored = repo
+                    .update(tenant, kind, id, current.version, &write)
+                    .map_err(|e| conflict_detail(e, kind, &write.data))?;
+            }
+            if !outcome.member_changes.is_empty() {
+                let mut changed = 0;
+                for change in &outcome.member_changes {
+                    changed += apply_member_change(repo, tenant, id, change)?;
+                }
+                if changed > 0 && stored.version == current.version {
+                    stored = repo.touch(tenant, kind, id)?;
+                }
+            }
+            with_relations(repo, tenant, kind, stored, relations)
         })
     }
 
@@ -191,9 +199,7 @@ impl Provisioner {
         precondition: &Precondition,
     ) -> ProvisionResult<()> {
         self.store.write(|repo| {
-            let current = repo
-                .get(tenant, kind, id)?
-                .ok_or_else(|| not_found(kind, id))?;
+            let current = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             precondition.check(&ETag::of(current.version))?;
             repo.delete(tenant, kind, id).map_err(|e| match e {
                 StoreError::NotFound => ProvisionError::Scim(not_found(kind, id)),
@@ -213,27 +219,16 @@ impl Provisioner {
         self.store.read(|repo| {
             let page = repo.list(tenant, kind, query)?;
             let resources = attach_relations(repo, tenant, kind, page.resources, relations)?;
-            Ok(ListView {
-                total_results: page.total_results,
-                start_index: query.start_index,
-                resources,
-            })
+            Ok(ListView { total_results: page.total_results, start_index: query.start_index, resources })
         })
     }
 
     /// Runs a write, retrying when another writer changed the same resource in between.
-    fn retrying<T>(
-        &self,
-        mut work: impl FnMut(&mut dyn Repository) -> ProvisionResult<T>,
-    ) -> ProvisionResult<T> {
+    fn retrying<T>(&self, mut work: impl FnMut(&mut dyn Repository) -> ProvisionResult<T>) -> ProvisionResult<T> {
         let mut attempt = 0;
         loop {
             match self.store.write(&mut work) {
-                Err(ProvisionError::Store(StoreError::VersionMismatch))
-                    if attempt < CONCURRENT_RETRIES =>
-                {
-                    attempt += 1
-                }
+                Err(ProvisionError::Store(StoreError::VersionMismatch)) if attempt < CONCURRENT_RETRIES => attempt += 1,
                 other => return other,
             }
         }
@@ -255,13 +250,9 @@ fn conflict_detail(error: StoreError, kind: ResourceKind, data: &Value) -> Provi
             let detail = match kind {
                 ResourceKind::User => format!(
                     "userName \"{}\" is already taken in this tenant",
-                    data.get("userName")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
+                    data.get("userName").and_then(Value::as_str).unwrap_or_default()
                 ),
-                ResourceKind::Group => {
-                    "a group with these unique values already exists".to_string()
-                }
+                ResourceKind::Group => "a group with these unique values already exists".to_string(),
             };
             ProvisionError::Scim(ScimError::uniqueness(detail))
         }
@@ -280,19 +271,52 @@ fn resolve_members(
     ids.dedup();
     let found = repo.resolve_members(tenant, &ids)?;
     if found.len() < ids.len() {
-        let missing: Vec<&str> = ids
-            .iter()
-            .filter(|id| !found.iter().any(|m| &m.id == *id))
-            .map(String::as_str)
-            .take(10)
-            .collect();
-        return Err(ScimError::invalid_value(format!(
-            "members not found in this tenant: {}",
-            missing.join(", ")
-        ))
-        .into());
+        let missing: Vec<&str> =
+            ids.iter().filter(|id| !found.iter().any(|m| &m.id == *id)).map(String::as_str).take(10).collect();
+        return Err(
+            ScimError::invalid_value(format!("members not found in this tenant: {}", missing.join(", "))).into()
+        );
     }
     Ok(found)
+}
+
+/// Applies one membership change as SQL set operations; returns how many rows changed.
+fn apply_member_change(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    group_id: &str,
+    change: &MemberChange,
+) -> ProvisionResult<usize> {
+    Ok(match change {
+        MemberChange::Add(members) => {
+            let members = resolve_members(repo, tenant, members)?;
+            repo.add_members(tenant, group_id, &members, MembershipSource::Scim)?
+        }
+        MemberChange::Remove(ids) => repo.remove_members(tenant, group_id, ids)?,
+        MemberChange::RemoveAll => repo.remove_all_members(tenant, group_id)?,
+        MemberChange::Replace(members) => {
+            let members = resolve_members(repo, tenant, members)?;
+            repo.remove_all_members(tenant, group_id)?
+                + repo.add_members(tenant, group_id, &members, MembershipSource::Scim)?
+        }
+        MemberChange::RemoveMatching(filter) => {
+            // Rare (a filter on member type or display): evaluated over this group's members only.
+            let members = repo.members_of(tenant, &[group_id])?;
+            let doomed: Vec<String> = members
+                .into_iter()
+                .filter(|m| {
+                    let element = serde_json::json!({
+                        "value": m.member_id,
+                        "type": crate::scim::render::resource_type_name(m.kind),
+                        "display": m.display,
+                    });
+                    matches(filter, &element, &|_| false)
+                })
+                .map(|m| m.member_id)
+                .collect();
+            repo.remove_members(tenant, group_id, &doomed)?
+        }
+    })
 }
 
 fn with_relations(
@@ -314,14 +338,7 @@ fn attach_relations(
     relations: bool,
 ) -> ProvisionResult<Vec<ResourceView>> {
     if !relations {
-        return Ok(resources
-            .into_iter()
-            .map(|stored| ResourceView {
-                kind,
-                stored,
-                relations: None,
-            })
-            .collect());
+        return Ok(resources.into_iter().map(|stored| ResourceView { kind, stored, relations: None }).collect());
     }
     let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
     let views = match kind {
@@ -331,11 +348,7 @@ fn attach_relations(
                 .into_iter()
                 .map(|stored| {
                     let mine = drain_matching(&mut groups, |g| g.user_id == stored.id);
-                    ResourceView {
-                        kind,
-                        stored,
-                        relations: Some(Relations::Groups(mine)),
-                    }
+                    ResourceView { kind, stored, relations: Some(Relations::Groups(mine)) }
                 })
                 .collect()
         }
@@ -345,11 +358,7 @@ fn attach_relations(
                 .into_iter()
                 .map(|stored| {
                     let mine = drain_matching(&mut members, |m| m.group_id == stored.id);
-                    ResourceView {
-                        kind,
-                        stored,
-                        relations: Some(Relations::Members(mine)),
-                    }
+                    ResourceView { kind, stored, relations: Some(Relations::Members(mine)) }
                 })
                 .collect()
         }
@@ -358,9 +367,7 @@ fn attach_relations(
 }
 
 fn drain_matching<T>(items: &mut Vec<T>, keep: impl Fn(&T) -> bool) -> Vec<T> {
-    let (mine, rest): (Vec<T>, Vec<T>) = std::mem::take(items)
-        .into_iter()
-        .partition(|item| keep(item));
+    let (mine, rest): (Vec<T>, Vec<T>) = std::mem::take(items).into_iter().partition(|item| keep(item));
     *items = rest;
     mine
 }

@@ -59,11 +59,8 @@ fn origin(base_url: &str) -> &str {
 pub fn resource_type(base_url: &str, registry: &SchemaRegistry, kind: ResourceKind) -> Value {
     let schema = registry.resource(kind);
     let name = resource_type_name(kind);
-    let extensions: Vec<Value> = schema
-        .extensions
-        .iter()
-        .map(|(ext, required)| json!({"schema": ext.id, "required": required}))
-        .collect();
+    let extensions: Vec<Value> =
+        schema.extensions.iter().map(|(ext, required)| json!({"schema": ext.id, "required": required})).collect();
     let mut doc = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": name,

@@ -27,10 +27,7 @@ impl ETag {
 
     /// Whether a header value (`*` or a comma-separated list of tags) names this version.
     pub fn matches_header(&self, header: &str) -> bool {
-        header
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || Self::opaque(tag) == Self::opaque(&self.0))
+        header.split(',').map(str::trim).any(|tag| tag == "*" || Self::opaque(tag) == Self::opaque(&self.0))
     }
 }
 
@@ -54,9 +51,9 @@ impl Precondition {
     /// 412 when the client's version is stale.
     pub fn check(&self, current: &ETag) -> Result<(), ScimError> {
         match &self.if_match {
-            Some(header) if !current.matches_header(header) => Err(ScimError::precondition_failed(
-                format!("If-Match {header} does not match the current version {current}"),
-            )),
+            Some(header) if !current.matches_header(header) => Err(ScimError::precondition_failed(format!(
+                "If-Match {header} does not match the current version {current}"
+            ))),
             _ => Ok(()),
         }
     }

@@ -16,10 +16,7 @@ pub struct PageLimits {
 
 impl Default for PageLimits {
     fn default() -> PageLimits {
-        PageLimits {
-            default_count: 100,
-            max_count: 1000,
-        }
+        PageLimits { default_count: 100, max_count: 1000 }
     }
 }
 
@@ -52,10 +49,9 @@ impl ListParams {
             _ => None,
         };
         let sort_by = match self.sort_by.as_deref().map(str::trim) {
-            Some(text) if !text.is_empty() => Some(
-                parse_attr_path(text)
-                    .map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?,
-            ),
+            Some(text) if !text.is_empty() => {
+                Some(parse_attr_path(text).map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?)
+            }
             _ => None,
         };
         let descending = match self.sort_order.as_deref().map(str::trim) {
@@ -69,19 +65,9 @@ impl ListParams {
             }
         };
         let start_index = u64::try_from(self.start_index.unwrap_or(1).max(1)).unwrap_or(1);
-        let count = self
-            .count
-            .map_or(limits.default_count, |c| {
-                u64::try_from(c.max(0)).unwrap_or(0)
-            })
-            .min(limits.max_count);
-        Ok(ListRequest {
-            filter,
-            sort_by,
-            descending,
-            start_index,
-            count,
-        })
+        let count =
+            self.count.map_or(limits.default_count, |c| u64::try_from(c.max(0)).unwrap_or(0)).min(limits.max_count);
+        Ok(ListRequest { filter, sort_by, descending, start_index, count })
     }
 }
 

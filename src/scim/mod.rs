@@ -6,6 +6,7 @@ pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod projection;
 pub mod quirks;
 pub mod render;

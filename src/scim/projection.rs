@@ -11,12 +11,7 @@ use crate::scim::schema::{common_attributes, AttributeDef, ResourceSchema, Retur
 /// Parses an `attributes` or `excludedAttributes` parameter: comma-separated attribute paths,
 /// each trimmed; empty items are skipped (RFC 7644 §3.9).
 pub fn parse_attribute_list(param: &str) -> Result<Vec<AttrPath>, ScimError> {
-    param
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(parse_attr_path)
-        .collect()
+    param.split(',').map(str::trim).filter(|item| !item.is_empty()).map(parse_attr_path).collect()
 }
 
 /// Projects a full response resource (with `id`, `meta`, `groups`, `members`) for a response.
@@ -27,12 +22,7 @@ pub fn parse_attribute_list(param: &str) -> Result<Vec<AttrPath>, ScimError> {
 /// sub-attributes) remain and `excluded` is not consulted; otherwise `default` attributes remain
 /// unless named in `excluded` (RFC 7644 §3.4.2.5). Paths may carry a schema URN prefix; a bare
 /// extension URN names the whole extension.
-pub fn project(
-    schema: &ResourceSchema,
-    resource: &Value,
-    attributes: &[AttrPath],
-    excluded: &[AttrPath],
-) -> Value {
+pub fn project(schema: &ResourceSchema, resource: &Value, attributes: &[AttrPath], excluded: &[AttrPath]) -> Value {
     let Value::Object(fields) = resource else {
         return resource.clone();
     };
@@ -64,11 +54,10 @@ pub fn project(
             }
             continue;
         }
-        let def = schema.core.attribute(key).or_else(|| {
-            common_attributes()
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(key))
-        });
+        let def = schema
+            .core
+            .attribute(key)
+            .or_else(|| common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(key)));
         let scope = schema.core.id.as_str();
         if let Some(v) = project_attribute(&selection, scope, key, def, value) {
             out.insert(key.clone(), v);
@@ -81,11 +70,7 @@ pub fn project(
 #[derive(Debug)]
 enum Target<'a> {
     WholeSchema(&'a str),
-    Attribute {
-        schema_id: &'a str,
-        name: &'a str,
-        sub: Option<&'a str>,
-    },
+    Attribute { schema_id: &'a str, name: &'a str, sub: Option<&'a str> },
 }
 
 enum Selection<'a> {
@@ -94,16 +79,11 @@ enum Selection<'a> {
 }
 
 fn targets<'a>(schema: &'a ResourceSchema, paths: &'a [AttrPath]) -> Vec<Target<'a>> {
-    let all_schemas =
-        || std::iter::once(&schema.core).chain(schema.extensions.iter().map(|(s, _)| s));
+    let all_schemas = || std::iter::once(&schema.core).chain(schema.extensions.iter().map(|(s, _)| s));
     let mut out = Vec::new();
     for path in paths {
         let Some(urn) = &path.urn else {
-            out.push(Target::Attribute {
-                schema_id: &schema.core.id,
-                name: &path.name,
-                sub: path.sub_attr.as_deref(),
-            });
+            out.push(Target::Attribute { schema_id: &schema.core.id, name: &path.name, sub: path.sub_attr.as_deref() });
             continue;
         };
         if path.sub_attr.is_none() {
@@ -114,11 +94,7 @@ fn targets<'a>(schema: &'a ResourceSchema, paths: &'a [AttrPath]) -> Vec<Target<
             }
         }
         if let Some(owner) = all_schemas().find(|s| s.id.eq_ignore_ascii_case(urn)) {
-            out.push(Target::Attribute {
-                schema_id: &owner.id,
-                name: &path.name,
-                sub: path.sub_attr.as_deref(),
-            });
+            out.push(Target::Attribute { schema_id: &owner.id, name: &path.name, sub: path.sub_attr.as_deref() });
         }
     }
     out
@@ -138,14 +114,12 @@ fn mention(targets: &[Target], scope_id: &str, name: &str) -> Mention {
     for target in targets {
         match target {
             Target::WholeSchema(id) if *id == scope_id => whole_schema = true,
-            Target::Attribute {
-                schema_id,
-                name: n,
-                sub,
-            } if *schema_id == scope_id && n.eq_ignore_ascii_case(name) => match sub {
-                None => return Mention::Whole,
-                Some(s) => subs.push(s.to_string()),
-            },
+            Target::Attribute { schema_id, name: n, sub } if *schema_id == scope_id && n.eq_ignore_ascii_case(name) => {
+                match sub {
+                    None => return Mention::Whole,
+                    Some(s) => subs.push(s.to_string()),
+                }
+            }
             _ => {}
         }
     }
@@ -182,9 +156,8 @@ fn project_attribute(
             Mention::WholeSchema => Some(filter_subs(def, value, &|_, r| r != Returned::Request)),
             Mention::Whole => Some(filter_subs(def, value, &|_, r| r != Returned::Request)),
             Mention::Subs(subs) => {
-                let keep = |sub: &str, r: Returned| {
-                    r == Returned::Always || subs.iter().any(|s| s.eq_ignore_ascii_case(sub))
-                };
+                let keep =
+                    |sub: &str, r: Returned| r == Returned::Always || subs.iter().any(|s| s.eq_ignore_ascii_case(sub));
                 non_empty(filter_subs(def, value, &keep))
             }
         },
@@ -198,8 +171,7 @@ fn project_attribute(
                 Mention::Subs(subs) => {
                     let keep = |sub: &str, r: Returned| {
                         r == Returned::Always
-                            || (r != Returned::Request
-                                && !subs.iter().any(|s| s.eq_ignore_ascii_case(sub)))
+                            || (r != Returned::Request && !subs.iter().any(|s| s.eq_ignore_ascii_case(sub)))
                     };
                     non_empty(filter_subs(def, value, &keep))
                 }
@@ -218,11 +190,7 @@ fn non_empty(value: Value) -> Option<Value> {
 
 /// Keeps the sub-attributes of a complex value (or of each element of a multi-valued one) that
 /// `keep` accepts; `never` sub-attributes always go, elements left empty are dropped.
-fn filter_subs(
-    def: Option<&AttributeDef>,
-    value: &Value,
-    keep: &dyn Fn(&str, Returned) -> bool,
-) -> Value {
+fn filter_subs(def: Option<&AttributeDef>, value: &Value, keep: &dyn Fn(&str, Returned) -> bool) -> Value {
     let filter_object = |fields: &Map<String, Value>| -> Map<String, Value> {
         fields
             .iter()
@@ -254,9 +222,7 @@ fn filter_subs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::{
-        ResourceKind, SchemaDef, SchemaRegistry, ENTERPRISE_USER_SCHEMA, USER_SCHEMA,
-    };
+    use crate::scim::schema::{ResourceKind, SchemaDef, SchemaRegistry, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
     use serde_json::json;
 
     const LAB: &str = "urn:example:params:scim:schemas:extension:lab:2.0:User";
@@ -278,10 +244,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        SchemaRegistry::standard()
-            .with_extension(ResourceKind::User, lab, false)
-            .unwrap()
-            .user
+        SchemaRegistry::standard().with_extension(ResourceKind::User, lab, false).unwrap().user
     }
 
     fn resource() -> Value {
@@ -308,12 +271,7 @@ mod tests {
     }
 
     fn keys(value: &Value) -> Vec<&str> {
-        value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect()
+        value.as_object().unwrap().keys().map(String::as_str).collect()
     }
 
     #[test]
@@ -336,15 +294,9 @@ mod tests {
             "meta": {"resourceType": "User", "version": "W/\"1\""}
         });
         let request_paths = format!("{LAB}:audit,{LAB}:site.secret");
-        let prefixed_paths =
-            format!("{USER_SCHEMA}:userName,{ENTERPRISE_USER_SCHEMA}:manager.value");
+        let prefixed_paths = format!("{USER_SCHEMA}:userName,{ENTERPRISE_USER_SCHEMA}:manager.value");
         let cases: Vec<(&str, &str, &str, Value)> = vec![
-            (
-                "no parameters: default + always; never and request dropped",
-                "",
-                "",
-                all_default.clone(),
-            ),
+            ("no parameters: default + always; never and request dropped", "", "", all_default.clone()),
             (
                 "attributes: listed + always",
                 "userName",
@@ -413,18 +365,7 @@ mod tests {
         let project_excluding = |excluded: &str| project(&schema, &resource, &[], &paths(excluded));
 
         let got = project_excluding("emails, groups ,meta");
-        assert_eq!(
-            keys(&got),
-            vec![
-                "schemas",
-                "id",
-                "externalId",
-                "userName",
-                "name",
-                ENTERPRISE_USER_SCHEMA,
-                LAB
-            ]
-        );
+        assert_eq!(keys(&got), vec!["schemas", "id", "externalId", "userName", "name", ENTERPRISE_USER_SCHEMA, LAB]);
 
         let got = project_excluding("id,schemas");
         assert_eq!(got["id"], json!("2819c223"), "always is never excluded");
@@ -441,17 +382,10 @@ mod tests {
         assert!(got.get(ENTERPRISE_USER_SCHEMA).is_none());
 
         let got = project_excluding(&format!("{LAB}:badge,{LAB}:site.key,{LAB}:site.code"));
-        assert_eq!(
-            got[LAB],
-            json!({"badge": "B-1", "site": {"key": "k"}}),
-            "always attributes survive"
-        );
+        assert_eq!(got[LAB], json!({"badge": "B-1", "site": {"key": "k"}}), "always attributes survive");
 
         let got = project_excluding(&format!("{ENTERPRISE_USER_SCHEMA}:manager"));
-        assert_eq!(
-            got[ENTERPRISE_USER_SCHEMA],
-            json!({"department": "Tour Operations"})
-        );
+        assert_eq!(got[ENTERPRISE_USER_SCHEMA], json!({"department": "Tour Operations"}));
     }
 
     #[test]
@@ -475,10 +409,7 @@ mod tests {
         let cases: Vec<(&str, Vec<PathParts>)> = vec![
             ("", vec![]),
             ("userName", vec![(None, "userName", None)]),
-            (
-                " userName , name.givenName ,",
-                vec![(None, "userName", None), (None, "name", Some("givenName"))],
-            ),
+            (" userName , name.givenName ,", vec![(None, "userName", None), (None, "name", Some("givenName"))]),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
                 vec![(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value"))],
@@ -486,10 +417,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             let got = parse_attribute_list(input).unwrap();
-            let got: Vec<_> = got
-                .iter()
-                .map(|p| (p.urn.as_deref(), p.name.as_str(), p.sub_attr.as_deref()))
-                .collect();
+            let got: Vec<_> = got.iter().map(|p| (p.urn.as_deref(), p.name.as_str(), p.sub_attr.as_deref())).collect();
             assert_eq!(got, expected, "{input:?}");
         }
     }

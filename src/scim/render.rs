@@ -48,18 +48,10 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 /// The full response JSON (before `attributes` projection). `relations` are a user's groups or
 /// a group's members; `None` leaves the attribute out.
-pub fn render(
-    base_url: &str,
-    meta: &ResourceMeta<'_>,
-    data: &Value,
-    relations: Option<&[Reference<'_>]>,
-) -> Value {
+pub fn render(base_url: &str, meta: &ResourceMeta<'_>, data: &Value, relations: Option<&[Reference<'_>]>) -> Value {
     let mut out = Map::new();
     let mut body = data.as_object().cloned().unwrap_or_default();
-    out.insert(
-        "schemas".into(),
-        body.remove("schemas").unwrap_or_else(|| json!([])),
-    );
+    out.insert("schemas".into(), body.remove("schemas").unwrap_or_else(|| json!([])));
     out.insert("id".into(), Value::String(meta.id.to_string()));
     if let Some(external_id) = body.remove("externalId") {
         out.insert("externalId".into(), external_id);
@@ -77,10 +69,7 @@ pub fn render(
             .map(|r| {
                 let mut item = Map::new();
                 item.insert("value".into(), Value::String(r.id.to_string()));
-                item.insert(
-                    "$ref".into(),
-                    Value::String(location(base_url, r.kind, r.id)),
-                );
+                item.insert("$ref".into(), Value::String(location(base_url, r.kind, r.id)));
                 if let Some(display) = r.display {
                     item.insert("display".into(), Value::String(display.to_string()));
                 }

@@ -53,9 +53,7 @@ pub fn normalize_resource(
     body: &Value,
     mode: WriteMode,
 ) -> Result<NormalizedResource, ScimError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
+    let body = body.as_object().ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
     let mut ignored = Vec::new();
     let mut password = None;
     let mut members = None;
@@ -95,11 +93,11 @@ pub fn normalize_resource(
             }
             continue;
         }
-        let Some(def) = schema.core.attribute(key).or_else(|| {
-            common_attributes()
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(key))
-        }) else {
+        let Some(def) = schema
+            .core
+            .attribute(key)
+            .or_else(|| common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(key)))
+        else {
             ignored.push(key.clone());
             continue;
         };
@@ -155,19 +153,11 @@ pub fn normalize_resource(
     }
     check_required(schema, &data)?;
 
-    Ok(NormalizedResource {
-        data: Value::Object(data),
-        password,
-        members,
-        ignored,
-    })
+    Ok(NormalizedResource { data: Value::Object(data), password, members, ignored })
 }
 
 fn extension_index(schema: &ResourceSchema, key: &str) -> Option<usize> {
-    schema
-        .extensions
-        .iter()
-        .position(|(extension, _)| extension.id.eq_ignore_ascii_case(key))
+    schema.extensions.iter().position(|(extension, _)| extension.id.eq_ignore_ascii_case(key))
 }
 
 fn mark_seen(seen: &mut Vec<String>, canonical: &str) -> Result<(), ScimError> {
@@ -192,10 +182,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 fn wrong_type(path: &str, expected: &str, got: &Value) -> ScimError {
-    ScimError::invalid_value(format!(
-        "attribute '{path}': expected {expected}, got {}",
-        json_kind(got)
-    ))
+    ScimError::invalid_value(format!("attribute '{path}': expected {expected}, got {}", json_kind(got)))
 }
 
 /// Normalises one attribute's value; `Ok(None)` means unassigned (RFC 7643 §2.5).
@@ -210,11 +197,7 @@ fn normalize_value(
     }
     if !def.multi_valued {
         if value.is_array() {
-            return Err(wrong_type(
-                path,
-                &format!("a single {}", def.attr_type.as_str()),
-                value,
-            ));
+            return Err(wrong_type(path, &format!("a single {}", def.attr_type.as_str()), value));
         }
         return normalize_single(def, value, path, ignored);
     }
@@ -224,11 +207,7 @@ fn normalize_value(
             continue;
         }
         if item.is_array() {
-            return Err(wrong_type(
-                path,
-                &format!("{} values", def.attr_type.as_str()),
-                &item,
-            ));
+            return Err(wrong_type(path, &format!("{} values", def.attr_type.as_str()), &item));
         }
         if let Some(v) = normalize_single(def, &item, path, ignored)? {
             values.push(v);
@@ -237,10 +216,7 @@ fn normalize_value(
     if values.is_empty() {
         return Ok(None);
     }
-    let primaries = values
-        .iter()
-        .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
-        .count();
+    let primaries = values.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
     if primaries > 1 {
         return Err(ScimError::invalid_value(format!(
             "attribute '{path}': {primaries} values have \"primary\": true, at most one may (RFC 7643 §2.4)"
@@ -283,10 +259,7 @@ fn normalize_single(
     let mut ordered = Map::new();
     for sub in &def.sub_attributes {
         let sub_value = values.remove(&sub.name);
-        if sub.required
-            && sub.mutability != Mutability::ReadOnly
-            && sub_value.as_ref().is_none_or(is_blank)
-        {
+        if sub.required && sub.mutability != Mutability::ReadOnly && sub_value.as_ref().is_none_or(is_blank) {
             return Err(ScimError::invalid_value(format!(
                 "attribute '{path}.{}' is required and must not be empty",
                 sub.name
@@ -313,9 +286,7 @@ fn check_scalar(def: &AttributeDef, value: &Value, path: &str) -> Result<Value, 
         }
         AttrType::Integer => value.is_i64() || value.is_u64(),
         AttrType::Decimal => value.is_number(),
-        AttrType::DateTime => value
-            .as_str()
-            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+        AttrType::DateTime => value.as_str().is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
         AttrType::Binary => value.as_str().is_some_and(is_base64),
         AttrType::Complex => false,
     };
@@ -345,9 +316,7 @@ fn is_base64(text: &str) -> bool {
     let unpadded = text.trim_end_matches('=');
     let padding = text.len() - unpadded.len();
     padding <= 2
-        && unpadded
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && unpadded.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
         && unpadded.len() % 4 != 1
         && (padding == 0 || text.len() % 4 == 0)
 }
@@ -362,24 +331,18 @@ fn is_blank(value: &Value) -> bool {
     }
 }
 
-fn member_refs(
-    def: &AttributeDef,
-    value: &Value,
-    ignored: &mut Vec<String>,
-) -> Result<Vec<MemberRef>, ScimError> {
+fn member_refs(def: &AttributeDef, value: &Value, ignored: &mut Vec<String>) -> Result<Vec<MemberRef>, ScimError> {
     let Some(Value::Array(items)) = normalize_value(def, value, &def.name, ignored)? else {
         return Ok(Vec::new());
     };
     let mut refs: Vec<MemberRef> = Vec::new();
     for item in items {
         let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_string);
-        let member_value = text("value")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!(
-                    "attribute 'members.value' is required for every member, missing in {item}"
-                ))
-            })?;
+        let member_value = text("value").filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "attribute 'members.value' is required for every member, missing in {item}"
+            ))
+        })?;
         let member_type = match text("type") {
             None => None,
             Some(t) if t.eq_ignore_ascii_case("User") => Some("User".to_string()),
@@ -393,39 +356,30 @@ fn member_refs(
         if refs.iter().any(|r| r.value == member_value) {
             continue;
         }
-        refs.push(MemberRef {
-            value: member_value,
-            member_type,
-            display: text("display"),
-        });
+        refs.push(MemberRef { value: member_value, member_type, display: text("display") });
     }
     Ok(refs)
 }
 
 fn check_required(schema: &ResourceSchema, data: &Map<String, Value>) -> Result<(), ScimError> {
-    let check =
-        |definitions: &[AttributeDef], values: Option<&Map<String, Value>>, prefix: &str| {
-            for def in definitions {
-                if !def.required || def.mutability == Mutability::ReadOnly {
-                    continue;
-                }
-                if values.and_then(|v| v.get(&def.name)).is_none_or(is_blank) {
-                    return Err(ScimError::invalid_value(format!(
-                        "attribute '{prefix}{}' is required and must not be empty",
-                        def.name
-                    )));
-                }
+    let check = |definitions: &[AttributeDef], values: Option<&Map<String, Value>>, prefix: &str| {
+        for def in definitions {
+            if !def.required || def.mutability == Mutability::ReadOnly {
+                continue;
             }
-            Ok(())
-        };
+            if values.and_then(|v| v.get(&def.name)).is_none_or(is_blank) {
+                return Err(ScimError::invalid_value(format!(
+                    "attribute '{prefix}{}' is required and must not be empty",
+                    def.name
+                )));
+            }
+        }
+        Ok(())
+    };
     check(&schema.core.attributes, Some(data), "")?;
     for (extension, required) in &schema.extensions {
         match data.get(&extension.id).and_then(Value::as_object) {
-            Some(values) => check(
-                &extension.attributes,
-                Some(values),
-                &format!("{}:", extension.id),
-            )?,
+            Some(values) => check(&extension.attributes, Some(values), &format!("{}:", extension.id))?,
             None if *required => {
                 return Err(ScimError::invalid_value(format!(
                     "the schema extension '{}' is required for this resource type",
@@ -439,12 +393,7 @@ fn check_required(schema: &ResourceSchema, data: &Map<String, Value>) -> Result<
 }
 
 fn get_ci<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
+    object.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).filter(|v| !v.is_null())
 }
 
 /// RFC 7644 §3.5.1: a set immutable value must be sent unchanged; omitted, it is kept.
@@ -453,13 +402,8 @@ fn keep_immutable_values(
     existing: &Value,
     data: &mut Map<String, Value>,
 ) -> Result<(), ScimError> {
-    let mut scopes: Vec<(Option<&SchemaDef>, Vec<&AttributeDef>)> = vec![(
-        None,
-        common_attributes()
-            .iter()
-            .chain(&schema.core.attributes)
-            .collect(),
-    )];
+    let mut scopes: Vec<(Option<&SchemaDef>, Vec<&AttributeDef>)> =
+        vec![(None, common_attributes().iter().chain(&schema.core.attributes).collect())];
     for (extension, _) in &schema.extensions {
         scopes.push((Some(extension), extension.attributes.iter().collect()));
     }
@@ -470,9 +414,7 @@ fn keep_immutable_values(
         };
         let Some(old_scope) = old_scope else { continue };
         for def in definitions {
-            if def.mutability == Mutability::ReadOnly
-                || (schema.kind == ResourceKind::Group && def.name == "members")
-            {
+            if def.mutability == Mutability::ReadOnly || (schema.kind == ResourceKind::Group && def.name == "members") {
                 continue;
             }
             let path = match extension {
@@ -506,9 +448,7 @@ fn keep_immutable_values(
                     continue;
                 };
                 let scope = scope_mut(data, extension);
-                let parent = scope
-                    .entry(def.name.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let parent = scope.entry(def.name.clone()).or_insert_with(|| Value::Object(Map::new()));
                 let Value::Object(parent) = parent else {
                     continue;
                 };
@@ -527,10 +467,7 @@ fn keep_immutable_values(
     Ok(())
 }
 
-fn scope_mut<'a>(
-    data: &'a mut Map<String, Value>,
-    extension: Option<&SchemaDef>,
-) -> &'a mut Map<String, Value> {
+fn scope_mut<'a>(data: &'a mut Map<String, Value>, extension: Option<&SchemaDef>) -> &'a mut Map<String, Value> {
     let Some(extension) = extension else {
         return data;
     };
@@ -539,15 +476,11 @@ fn scope_mut<'a>(
             schemas.push(Value::String(extension.id.clone()));
         }
     }
-    let scope = data
-        .entry(extension.id.clone())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let scope = data.entry(extension.id.clone()).or_insert_with(|| Value::Object(Map::new()));
     if !scope.is_object() {
         *scope = Value::Object(Map::new());
     }
-    scope
-        .as_object_mut()
-        .expect("scope was just made an object")
+    scope.as_object_mut().expect("scope was just made an object")
 }
 
 fn immutable_changed(path: &str) -> ScimError {
@@ -563,17 +496,14 @@ fn same_value(def: &AttributeDef, a: &Value, b: &Value) -> bool {
         (Value::Array(xs), Value::Array(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(def, x, y))
         }
-        (Value::Object(_), Value::Object(_)) if def.attr_type == AttrType::Complex => def
-            .sub_attributes
-            .iter()
-            .all(|sub| match (get_ci(a, &sub.name), get_ci(b, &sub.name)) {
+        (Value::Object(_), Value::Object(_)) if def.attr_type == AttrType::Complex => {
+            def.sub_attributes.iter().all(|sub| match (get_ci(a, &sub.name), get_ci(b, &sub.name)) {
                 (None, None) => true,
                 (Some(x), Some(y)) => same_value(sub, x, y),
                 _ => false,
-            }),
-        (Value::String(x), Value::String(y)) if !def.case_exact => {
-            x.to_lowercase() == y.to_lowercase()
+            })
         }
+        (Value::String(x), Value::String(y)) if !def.case_exact => x.to_lowercase() == y.to_lowercase(),
         _ => a == b,
     }
 }
@@ -753,15 +683,9 @@ mod tests {
         body["schemas"] = json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
         body[ENTERPRISE_USER_SCHEMA] = rfc7643_enterprise_part();
         let data = create(&user_schema(), body).unwrap().data;
-        assert_eq!(
-            data["schemas"],
-            json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
-        );
+        assert_eq!(data["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
         let mut expected = rfc7643_enterprise_part();
-        expected["manager"]
-            .as_object_mut()
-            .unwrap()
-            .remove("displayName");
+        expected["manager"].as_object_mut().unwrap().remove("displayName");
         assert_eq!(data[ENTERPRISE_USER_SCHEMA], expected);
     }
 
@@ -786,10 +710,7 @@ mod tests {
           ]
         });
         let normalized = create(&group_schema(), body).unwrap();
-        assert_eq!(
-            normalized.data,
-            json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides"})
-        );
+        assert_eq!(normalized.data, json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides"}));
         assert_eq!(
             normalized.members,
             Some(vec![
@@ -815,27 +736,15 @@ mod tests {
             (json!({"displayName": "g", "members": []}), Some(vec![])),
             (
                 json!({"displayName": "g", "members": {"value": "u1", "type": "Group"}}),
-                Some(vec![MemberRef {
-                    value: "u1".into(),
-                    member_type: Some("Group".into()),
-                    display: None,
-                }]),
+                Some(vec![MemberRef { value: "u1".into(), member_type: Some("Group".into()), display: None }]),
             ),
             (
                 json!({"displayName": "g", "members": [{"value": "u1"}, {"VALUE": "u1"}]}),
-                Some(vec![MemberRef {
-                    value: "u1".into(),
-                    member_type: None,
-                    display: None,
-                }]),
+                Some(vec![MemberRef { value: "u1".into(), member_type: None, display: None }]),
             ),
         ];
         for (body, expected) in cases {
-            assert_eq!(
-                create(&group_schema(), body.clone()).unwrap().members,
-                expected,
-                "{body}"
-            );
+            assert_eq!(create(&group_schema(), body.clone()).unwrap().members, expected, "{body}");
         }
     }
 
@@ -921,45 +830,17 @@ mod tests {
                 "urn:example:unknown:1.0:User".to_string(),
             ]
         );
-        assert_eq!(
-            normalized.data,
-            json!({"schemas": [USER_SCHEMA], "userName": "b", "name": {"givenName": "B"}})
-        );
+        assert_eq!(normalized.data, json!({"schemas": [USER_SCHEMA], "userName": "b", "name": {"givenName": "B"}}));
     }
 
     #[test]
     fn rejected_inputs() {
         let cases: Vec<(&str, Value, ScimType, &str)> = vec![
-            (
-                "not an object",
-                json!(["userName"]),
-                ScimType::InvalidSyntax,
-                "JSON object",
-            ),
-            (
-                "userName missing",
-                json!({"displayName": "b"}),
-                ScimType::InvalidValue,
-                "'userName' is required",
-            ),
-            (
-                "userName empty",
-                json!({"userName": ""}),
-                ScimType::InvalidValue,
-                "'userName' is required",
-            ),
-            (
-                "userName blank",
-                json!({"userName": "   "}),
-                ScimType::InvalidValue,
-                "'userName' is required",
-            ),
-            (
-                "userName null",
-                json!({"userName": null}),
-                ScimType::InvalidValue,
-                "'userName' is required",
-            ),
+            ("not an object", json!(["userName"]), ScimType::InvalidSyntax, "JSON object"),
+            ("userName missing", json!({"displayName": "b"}), ScimType::InvalidValue, "'userName' is required"),
+            ("userName empty", json!({"userName": ""}), ScimType::InvalidValue, "'userName' is required"),
+            ("userName blank", json!({"userName": "   "}), ScimType::InvalidValue, "'userName' is required"),
+            ("userName null", json!({"userName": null}), ScimType::InvalidValue, "'userName' is required"),
             (
                 "userName number",
                 json!({"userName": 42}),
@@ -1047,11 +928,7 @@ mod tests {
         ];
         for (case, body, scim_type, detail) in cases {
             let err = create(&user_schema(), body).expect_err(case);
-            assert_eq!(
-                (err.status, err.scim_type),
-                (400, Some(scim_type)),
-                "{case}: {err}"
-            );
+            assert_eq!((err.status, err.scim_type), (400, Some(scim_type)), "{case}: {err}");
             assert!(err.detail.contains(detail), "{case}: {}", err.detail);
         }
     }
@@ -1059,23 +936,11 @@ mod tests {
     #[test]
     fn rejected_group_inputs() {
         let cases = [
-            (
-                json!({"members": [{"value": "u1"}]}),
-                "'displayName' is required",
-            ),
+            (json!({"members": [{"value": "u1"}]}), "'displayName' is required"),
             (json!({"displayName": ""}), "'displayName' is required"),
-            (
-                json!({"displayName": "g", "members": [{"display": "Babs"}]}),
-                "'members.value' is required",
-            ),
-            (
-                json!({"displayName": "g", "members": [{"value": "u1", "type": "Device"}]}),
-                "'members.type'",
-            ),
-            (
-                json!({"displayName": "g", "members": "u1"}),
-                "'members': expected a complex object",
-            ),
+            (json!({"displayName": "g", "members": [{"display": "Babs"}]}), "'members.value' is required"),
+            (json!({"displayName": "g", "members": [{"value": "u1", "type": "Device"}]}), "'members.type'"),
+            (json!({"displayName": "g", "members": "u1"}), "'members': expected a complex object"),
         ];
         for (body, detail) in cases {
             let err = create(&group_schema(), body.clone()).expect_err(&body.to_string());
@@ -1100,10 +965,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        registry()
-            .with_extension(ResourceKind::User, lab, true)
-            .unwrap()
-            .user
+        registry().with_extension(ResourceKind::User, lab, true).unwrap().user
     }
 
     const LAB: &str = "urn:example:params:scim:schemas:extension:lab:2.0:User";
@@ -1121,30 +983,18 @@ mod tests {
                 json!({"userName": "b"}),
                 "extension 'urn:example:params:scim:schemas:extension:lab:2.0:User' is required",
             ),
-            (
-                json!({"userName": "b", LAB: {"ratio": 1}}),
-                "lab:2.0:User:clearance' is required",
-            ),
-            (
-                json!({"userName": "b", LAB: {"clearance": 1.5}}),
-                "clearance': expected an integer",
-            ),
+            (json!({"userName": "b", LAB: {"ratio": 1}}), "lab:2.0:User:clearance' is required"),
+            (json!({"userName": "b", LAB: {"clearance": 1.5}}), "clearance': expected an integer"),
             (
                 json!({"userName": "b", LAB: {"clearance": "3"}}),
                 "clearance': expected an integer, got the string \"3\"",
             ),
-            (
-                json!({"userName": "b", LAB: {"clearance": 3, "hired": "15/09/2015"}}),
-                "hired': expected a dateTime",
-            ),
+            (json!({"userName": "b", LAB: {"clearance": 3, "hired": "15/09/2015"}}), "hired': expected a dateTime"),
             (
                 json!({"userName": "b", LAB: {"clearance": 3, "site": {"label": "Paris"}}}),
                 "lab:2.0:User:site.code' is required",
             ),
-            (
-                json!({"userName": "b", LAB: {"clearance": 3, "ratio": "0.5"}}),
-                "ratio': expected a decimal number",
-            ),
+            (json!({"userName": "b", LAB: {"clearance": 3, "ratio": "0.5"}}), "ratio': expected a decimal number"),
         ];
         for (body, detail) in cases {
             let err = create(&schema, body.clone()).expect_err(&body.to_string());
@@ -1161,49 +1011,24 @@ mod tests {
             "userName": "b",
             LAB: {"badgeNumber": "B-1", "clearance": 2, "site": {"code": "PAR", "label": "Paris"}}
         });
-        let replace = |body: Value| {
-            normalize_resource(
-                &schema,
-                &body,
-                WriteMode::Replace {
-                    existing: &existing,
-                },
-            )
-        };
+        let replace = |body: Value| normalize_resource(&schema, &body, WriteMode::Replace { existing: &existing });
 
-        let same = replace(json!({"userName": "B", LAB: {"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}}})).unwrap();
-        assert_eq!(
-            same.data[LAB],
-            json!({"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}})
-        );
+        let same =
+            replace(json!({"userName": "B", LAB: {"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}}}))
+                .unwrap();
+        assert_eq!(same.data[LAB], json!({"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}}));
 
         let omitted = replace(json!({"userName": "b", LAB: {"clearance": 3}})).unwrap();
-        assert_eq!(
-            omitted.data[LAB],
-            json!({"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}})
-        );
+        assert_eq!(omitted.data[LAB], json!({"badgeNumber": "B-1", "clearance": 3, "site": {"code": "PAR"}}));
 
         let changes = [
-            (
-                json!({"userName": "b", LAB: {"badgeNumber": "B-2", "clearance": 2}}),
-                "badgeNumber",
-            ),
-            (
-                json!({"userName": "b", LAB: {"badgeNumber": "b-1", "clearance": 2}}),
-                "badgeNumber",
-            ),
-            (
-                json!({"userName": "b", LAB: {"clearance": 2, "site": {"code": "LYS"}}}),
-                "site.code",
-            ),
+            (json!({"userName": "b", LAB: {"badgeNumber": "B-2", "clearance": 2}}), "badgeNumber"),
+            (json!({"userName": "b", LAB: {"badgeNumber": "b-1", "clearance": 2}}), "badgeNumber"),
+            (json!({"userName": "b", LAB: {"clearance": 2, "site": {"code": "LYS"}}}), "site.code"),
         ];
         for (body, attribute) in changes {
             let err = replace(body.clone()).expect_err(&body.to_string());
-            assert_eq!(
-                (err.status, err.scim_type),
-                (400, Some(ScimType::Mutability)),
-                "{body}"
-            );
+            assert_eq!((err.status, err.scim_type), (400, Some(ScimType::Mutability)), "{body}");
             assert!(err.detail.contains(attribute), "{body}: {}", err.detail);
         }
 

@@ -13,8 +13,7 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the core Group schema (RFC 7643 §4.2).
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// URN of the Enterprise User extension (RFC 7643 §4.3).
-pub const ENTERPRISE_USER_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 const SCHEMA_RESOURCE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -100,14 +99,9 @@ impl Mutability {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [
-            Mutability::ReadOnly,
-            Mutability::ReadWrite,
-            Mutability::Immutable,
-            Mutability::WriteOnly,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        [Mutability::ReadOnly, Mutability::ReadWrite, Mutability::Immutable, Mutability::WriteOnly]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 
@@ -123,14 +117,7 @@ impl Returned {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [
-            Returned::Always,
-            Returned::Never,
-            Returned::Default,
-            Returned::Request,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        [Returned::Always, Returned::Never, Returned::Default, Returned::Request].into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -145,9 +132,7 @@ impl Uniqueness {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Uniqueness::None, Uniqueness::Server, Uniqueness::Global]
-            .into_iter()
-            .find(|u| u.as_str() == s)
+        [Uniqueness::None, Uniqueness::Server, Uniqueness::Global].into_iter().find(|u| u.as_str() == s)
     }
 }
 
@@ -235,9 +220,7 @@ impl AttributeDef {
 
     /// The sub-attribute called `name`, matched case-insensitively (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     fn to_json(&self) -> Value {
@@ -266,15 +249,11 @@ impl AttributeDef {
 
     fn from_json(v: &Value, schema_id: &str, parent: Option<&str>) -> Result<Self, ScimError> {
         let fail = |path: &str, problem: String| {
-            ScimError::invalid_value(format!(
-                "schema '{schema_id}': attribute '{path}': {problem}"
-            ))
+            ScimError::invalid_value(format!("schema '{schema_id}': attribute '{path}': {problem}"))
         };
         let obj = v.as_object().ok_or_else(|| {
             let at = parent.map(|p| format!(" in '{p}'")).unwrap_or_default();
-            ScimError::invalid_value(format!(
-                "schema '{schema_id}': attribute definition{at} is not a JSON object"
-            ))
+            ScimError::invalid_value(format!("schema '{schema_id}': attribute definition{at} is not a JSON object"))
         })?;
         let name = match obj.get("name") {
             Some(Value::String(n)) if !n.is_empty() => n.clone(),
@@ -309,15 +288,12 @@ impl AttributeDef {
                 Some(Value::Array(items)) => items
                     .iter()
                     .map(|i| {
-                        i.as_str().map(str::to_string).ok_or_else(|| {
-                            fail(&path, format!("\"{key}\" must be an array of strings"))
-                        })
+                        i.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| fail(&path, format!("\"{key}\" must be an array of strings")))
                     })
                     .collect(),
-                Some(_) => Err(fail(
-                    &path,
-                    format!("\"{key}\" must be an array of strings"),
-                )),
+                Some(_) => Err(fail(&path, format!("\"{key}\" must be an array of strings"))),
             }
         };
         let keyword = |key: &str, default: &'static str| -> Result<String, ScimError> {
@@ -325,8 +301,8 @@ impl AttributeDef {
         };
 
         let type_name = keyword("type", "string")?;
-        let attr_type = AttrType::parse(&type_name)
-            .ok_or_else(|| fail(&path, format!("unknown type '{type_name}'")))?;
+        let attr_type =
+            AttrType::parse(&type_name).ok_or_else(|| fail(&path, format!("unknown type '{type_name}'")))?;
         let mutability_name = keyword("mutability", "readWrite")?;
         let mutability = Mutability::parse(&mutability_name)
             .ok_or_else(|| fail(&path, format!("unknown mutability '{mutability_name}'")))?;
@@ -347,23 +323,14 @@ impl AttributeDef {
         };
         if attr_type == AttrType::Complex {
             if parent.is_some() {
-                return Err(fail(
-                    &path,
-                    "a sub-attribute cannot be complex (RFC 7643 §2.3.8)".into(),
-                ));
+                return Err(fail(&path, "a sub-attribute cannot be complex (RFC 7643 §2.3.8)".into()));
             }
             if sub_attributes.is_empty() {
-                return Err(fail(
-                    &path,
-                    "a complex attribute needs subAttributes".into(),
-                ));
+                return Err(fail(&path, "a complex attribute needs subAttributes".into()));
             }
             check_unique_names(&sub_attributes, schema_id)?;
         } else if !sub_attributes.is_empty() {
-            return Err(fail(
-                &path,
-                format!("only complex attributes have subAttributes, not '{type_name}'"),
-            ));
+            return Err(fail(&path, format!("only complex attributes have subAttributes, not '{type_name}'")));
         }
 
         Ok(AttributeDef {
@@ -385,10 +352,7 @@ impl AttributeDef {
 
 fn check_unique_names(attributes: &[AttributeDef], schema_id: &str) -> Result<(), ScimError> {
     for (i, a) in attributes.iter().enumerate() {
-        if attributes[..i]
-            .iter()
-            .any(|b| b.name.eq_ignore_ascii_case(&a.name))
-        {
+        if attributes[..i].iter().any(|b| b.name.eq_ignore_ascii_case(&a.name)) {
             return Err(ScimError::invalid_value(format!(
                 "schema '{schema_id}': attribute '{}' is defined twice (names are case-insensitive)",
                 a.name
@@ -410,9 +374,7 @@ pub struct SchemaDef {
 impl SchemaDef {
     /// The top-level attribute called `name`, matched case-insensitively (RFC 7643 §2.1).
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The `/Schemas/{id}` resource representation (RFC 7643 §7, example in §8.7.1).
@@ -436,46 +398,28 @@ impl SchemaDef {
     /// Missing characteristics take the RFC 7643 §2.2 defaults; `schemas` and `meta` are ignored.
     /// Errors (400 invalidValue) name the schema and the attribute path at fault.
     pub fn from_json(v: &Value) -> Result<SchemaDef, ScimError> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| ScimError::invalid_value("schema definition is not a JSON object"))?;
+        let obj = v.as_object().ok_or_else(|| ScimError::invalid_value("schema definition is not a JSON object"))?;
         let id = match obj.get("id") {
             Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
-            _ => {
-                return Err(ScimError::invalid_value(
-                    "schema definition has no \"id\" string (the schema URN)",
-                ))
-            }
+            _ => return Err(ScimError::invalid_value("schema definition has no \"id\" string (the schema URN)")),
         };
         let text = |key: &str| -> Result<String, ScimError> {
             match obj.get(key) {
                 None | Some(Value::Null) => Ok(String::new()),
                 Some(Value::String(s)) => Ok(s.clone()),
-                Some(_) => Err(ScimError::invalid_value(format!(
-                    "schema '{id}': \"{key}\" must be a string"
-                ))),
+                Some(_) => Err(ScimError::invalid_value(format!("schema '{id}': \"{key}\" must be a string"))),
             }
         };
         let name = text("name")?;
         let description = text("description")?;
         let attributes = match obj.get("attributes") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| AttributeDef::from_json(item, &id, None))
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => {
-                return Err(ScimError::invalid_value(format!(
-                    "schema '{id}': \"attributes\" must be an array"
-                )))
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| AttributeDef::from_json(item, &id, None)).collect::<Result<Vec<_>, _>>()?
             }
+            _ => return Err(ScimError::invalid_value(format!("schema '{id}': \"attributes\" must be an array"))),
         };
         check_unique_names(&attributes, &id)?;
-        Ok(SchemaDef {
-            id,
-            name,
-            description,
-            attributes,
-        })
+        Ok(SchemaDef { id, name, description, attributes })
     }
 }
 
@@ -516,48 +460,27 @@ pub fn common_attributes() -> &'static [AttributeDef] {
             AttributeDef::new(name, t, description).access(Mutability::ReadOnly)
         };
         vec![
-            AttributeDef::new(
-                "id",
-                String,
-                "Unique identifier assigned by the service provider.",
-            )
-            .exact()
-            .access(Mutability::ReadOnly)
-            .returned_as(Returned::Always)
-            .unique(Uniqueness::Server),
-            AttributeDef::new(
-                "externalId",
-                String,
-                "Identifier assigned by the provisioning client.",
-            )
-            .exact(),
-            AttributeDef::new(
-                "meta",
-                Complex,
-                "Resource metadata maintained by the service provider.",
-            )
-            .access(Mutability::ReadOnly)
-            .subs(vec![
-                meta_sub("resourceType", String, "Name of the resource type.").exact(),
-                meta_sub("created", DateTime, "When the resource was added."),
-                meta_sub(
-                    "lastModified",
-                    DateTime,
-                    "When the resource was last updated.",
-                ),
-                meta_sub("location", Reference, "URI of the resource.")
-                    .exact()
-                    .refs(&["uri"]),
-                meta_sub("version", String, "Entity tag of the resource version.").exact(),
-            ]),
+            AttributeDef::new("id", String, "Unique identifier assigned by the service provider.")
+                .exact()
+                .access(Mutability::ReadOnly)
+                .returned_as(Returned::Always)
+                .unique(Uniqueness::Server),
+            AttributeDef::new("externalId", String, "Identifier assigned by the provisioning client.").exact(),
+            AttributeDef::new("meta", Complex, "Resource metadata maintained by the service provider.")
+                .access(Mutability::ReadOnly)
+                .subs(vec![
+                    meta_sub("resourceType", String, "Name of the resource type.").exact(),
+                    meta_sub("created", DateTime, "When the resource was added."),
+                    meta_sub("lastModified", DateTime, "When the resource was last updated."),
+                    meta_sub("location", Reference, "URI of the resource.").exact().refs(&["uri"]),
+                    meta_sub("version", String, "Entity tag of the resource version.").exact(),
+                ]),
         ]
     })
 }
 
 fn common_attribute(name: &str) -> Option<&'static AttributeDef> {
-    common_attributes()
-        .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(name))
+    common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 impl ResourceSchema {
@@ -567,47 +490,30 @@ impl ResourceSchema {
     /// RFC 7644 §3.10: attribute names without a URN are relative to the core schema.
     pub fn resolve(&self, path: &AttrPath) -> Option<ResolvedAttr<'_>> {
         let (schema_id, def) = match &path.urn {
-            Some(urn) if urn.eq_ignore_ascii_case(&self.core.id) => (
-                self.core.id.as_str(),
-                self.core
-                    .attribute(&path.name)
-                    .or_else(|| common_attribute(&path.name))?,
-            ),
+            Some(urn) if urn.eq_ignore_ascii_case(&self.core.id) => {
+                (self.core.id.as_str(), self.core.attribute(&path.name).or_else(|| common_attribute(&path.name))?)
+            }
             Some(urn) => {
                 let extension = self.extension(urn)?;
                 (extension.id.as_str(), extension.attribute(&path.name)?)
             }
-            None => (
-                self.core.id.as_str(),
-                self.core
-                    .attribute(&path.name)
-                    .or_else(|| common_attribute(&path.name))?,
-            ),
+            None => (self.core.id.as_str(), self.core.attribute(&path.name).or_else(|| common_attribute(&path.name))?),
         };
         let sub = match &path.sub_attr {
             Some(sub_name) => Some(def.sub_attribute(sub_name)?),
             None => None,
         };
-        Some(ResolvedAttr {
-            schema_id,
-            def,
-            sub,
-        })
+        Some(ResolvedAttr { schema_id, def, sub })
     }
 
     /// The extension schema with URN `urn`, matched case-insensitively.
     pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
-        self.extensions
-            .iter()
-            .map(|(schema, _)| schema)
-            .find(|schema| schema.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().map(|(schema, _)| schema).find(|schema| schema.id.eq_ignore_ascii_case(urn))
     }
 
     /// Whether the resource type requires the extension with URN `urn`.
     pub fn extension_required(&self, urn: &str) -> bool {
-        self.extensions
-            .iter()
-            .any(|(schema, required)| *required && schema.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().any(|(schema, required)| *required && schema.id.eq_ignore_ascii_case(urn))
     }
 }
 
@@ -627,11 +533,7 @@ impl SchemaRegistry {
                 core: user_schema(),
                 extensions: vec![(enterprise_user_schema(), false)],
             },
-            group: ResourceSchema {
-                kind: ResourceKind::Group,
-                core: group_schema(),
-                extensions: Vec::new(),
-            },
+            group: ResourceSchema { kind: ResourceKind::Group, core: group_schema(), extensions: Vec::new() },
         }
     }
 
@@ -644,15 +546,8 @@ impl SchemaRegistry {
         schema: SchemaDef,
         required: bool,
     ) -> Result<SchemaRegistry, ScimError> {
-        if self
-            .schemas()
-            .iter()
-            .any(|known| known.id.eq_ignore_ascii_case(&schema.id))
-        {
-            return Err(ScimError::invalid_value(format!(
-                "schema '{}' is already registered",
-                schema.id
-            )));
+        if self.schemas().iter().any(|known| known.id.eq_ignore_ascii_case(&schema.id)) {
+            return Err(ScimError::invalid_value(format!("schema '{}' is already registered", schema.id)));
         }
         let target = match kind {
             ResourceKind::User => &mut self.user,
@@ -685,17 +580,9 @@ impl SchemaRegistry {
 fn plural_subs(value: AttributeDef, type_values: &[&str]) -> Vec<AttributeDef> {
     vec![
         value,
-        AttributeDef::new(
-            "display",
-            AttrType::String,
-            "A human-readable name, primarily used for display purposes.",
-        ),
-        AttributeDef::new(
-            "type",
-            AttrType::String,
-            "A label indicating the attribute's function.",
-        )
-        .canonical(type_values),
+        AttributeDef::new("display", AttrType::String, "A human-readable name, primarily used for display purposes."),
+        AttributeDef::new("type", AttrType::String, "A label indicating the attribute's function.")
+            .canonical(type_values),
         AttributeDef::new(
             "primary",
             AttrType::Boolean,
@@ -705,9 +592,7 @@ fn plural_subs(value: AttributeDef, type_values: &[&str]) -> Vec<AttributeDef> {
 }
 
 fn plural(name: &str, description: &str, value: AttributeDef, types: &[&str]) -> AttributeDef {
-    AttributeDef::new(name, AttrType::Complex, description)
-        .multi()
-        .subs(plural_subs(value, types))
+    AttributeDef::new(name, AttrType::Complex, description).multi().subs(plural_subs(value, types))
 }
 
 /// The core User schema (RFC 7643 §4.1, characteristics as in §8.7.1).
@@ -719,65 +604,29 @@ pub(crate) fn user_schema() -> SchemaDef {
         name: "User".to_string(),
         description: "User Account".to_string(),
         attributes: vec![
-            s(
-                "userName",
-                "Unique identifier for the User, used to authenticate to the service provider.",
-            )
-            .mandatory()
-            .unique(Uniqueness::Server),
-            AttributeDef::new("name", Complex, "The components of the user's real name.").subs(
-                vec![
-                    s("formatted", "The full name, formatted for display."),
-                    s(
-                        "familyName",
-                        "The family name, or last name in most Western languages.",
-                    ),
-                    s(
-                        "givenName",
-                        "The given name, or first name in most Western languages.",
-                    ),
-                    s("middleName", "The middle name(s)."),
-                    s(
-                        "honorificPrefix",
-                        "The honorific prefix(es), or title (e.g. 'Ms.').",
-                    ),
-                    s("honorificSuffix", "The honorific suffix(es) (e.g. 'III')."),
-                ],
-            ),
-            s(
-                "displayName",
-                "The name of the User, suitable for display to end-users.",
-            ),
-            s(
-                "nickName",
-                "The casual way to address the user in real life.",
-            ),
-            AttributeDef::new("profileUrl", Reference, "URL of the User's online profile.")
-                .refs(&["external"]),
+            s("userName", "Unique identifier for the User, used to authenticate to the service provider.")
+                .mandatory()
+                .unique(Uniqueness::Server),
+            AttributeDef::new("name", Complex, "The components of the user's real name.").subs(vec![
+                s("formatted", "The full name, formatted for display."),
+                s("familyName", "The family name, or last name in most Western languages."),
+                s("givenName", "The given name, or first name in most Western languages."),
+                s("middleName", "The middle name(s)."),
+                s("honorificPrefix", "The honorific prefix(es), or title (e.g. 'Ms.')."),
+                s("honorificSuffix", "The honorific suffix(es) (e.g. 'III')."),
+            ]),
+            s("displayName", "The name of the User, suitable for display to end-users."),
+            s("nickName", "The casual way to address the user in real life."),
+            AttributeDef::new("profileUrl", Reference, "URL of the User's online profile.").refs(&["external"]),
             s("title", "The user's title, such as 'Vice President'."),
-            s(
-                "userType",
-                "Relationship between the organization and the user, e.g. 'Employee'.",
-            ),
-            s(
-                "preferredLanguage",
-                "The User's preferred written or spoken language, e.g. 'en-US'.",
-            ),
-            s(
-                "locale",
-                "The User's default location for localizing currency, dates and numbers.",
-            ),
-            s(
-                "timezone",
-                "The User's time zone in IANA format, e.g. 'America/Los_Angeles'.",
-            ),
+            s("userType", "Relationship between the organization and the user, e.g. 'Employee'."),
+            s("preferredLanguage", "The User's preferred written or spoken language, e.g. 'en-US'."),
+            s("locale", "The User's default location for localizing currency, dates and numbers."),
+            s("timezone", "The User's time zone in IANA format, e.g. 'America/Los_Angeles'."),
             AttributeDef::new("active", Boolean, "The User's administrative status."),
-            s(
-                "password",
-                "The User's cleartext password, for setting or resetting it.",
-            )
-            .access(Mutability::WriteOnly)
-            .returned_as(Returned::Never),
+            s("password", "The User's cleartext password, for setting or resetting it.")
+                .access(Mutability::WriteOnly)
+                .returned_as(Returned::Never),
             plural(
                 "emails",
                 "Email addresses for the User.",
@@ -799,55 +648,33 @@ pub(crate) fn user_schema() -> SchemaDef {
             plural(
                 "photos",
                 "URLs of photos of the User.",
-                AttributeDef::new("value", Reference, "URL of a photo of the User.")
-                    .refs(&["external"]),
+                AttributeDef::new("value", Reference, "URL of a photo of the User.").refs(&["external"]),
                 &["photo", "thumbnail"],
             ),
-            AttributeDef::new(
-                "addresses",
-                Complex,
-                "Physical mailing addresses for the User.",
-            )
-            .multi()
-            .subs(vec![
-                s(
-                    "formatted",
-                    "The full mailing address, formatted for display.",
-                ),
+            AttributeDef::new("addresses", Complex, "Physical mailing addresses for the User.").multi().subs(vec![
+                s("formatted", "The full mailing address, formatted for display."),
                 s("streetAddress", "The full street address component."),
                 s("locality", "The city or locality component."),
                 s("region", "The state or region component."),
                 s("postalCode", "The zip code or postal code component."),
                 s("country", "The country name component."),
-                s("type", "A label indicating the attribute's function.")
-                    .canonical(&["work", "home", "other"]),
-                AttributeDef::new(
-                    "primary",
-                    Boolean,
-                    "Whether this is the preferred mailing address.",
-                ),
+                s("type", "A label indicating the attribute's function.").canonical(&["work", "home", "other"]),
+                AttributeDef::new("primary", Boolean, "Whether this is the preferred mailing address."),
             ]),
-            AttributeDef::new(
-                "groups",
-                Complex,
-                "The groups the user belongs to, directly or indirectly.",
-            )
-            .multi()
-            .access(Mutability::ReadOnly)
-            .subs(vec![
-                s("value", "The identifier of the User's group.").access(Mutability::ReadOnly),
-                AttributeDef::new("$ref", Reference, "The URI of the Group resource.")
-                    .refs(&["User", "Group"])
-                    .access(Mutability::ReadOnly),
-                s(
-                    "display",
-                    "A human-readable name, primarily used for display purposes.",
-                )
-                .access(Mutability::ReadOnly),
-                s("type", "Whether the membership is direct or indirect.")
-                    .canonical(&["direct", "indirect"])
-                    .access(Mutability::ReadOnly),
-            ]),
+            AttributeDef::new("groups", Complex, "The groups the user belongs to, directly or indirectly.")
+                .multi()
+                .access(Mutability::ReadOnly)
+                .subs(vec![
+                    s("value", "The identifier of the User's group.").access(Mutability::ReadOnly),
+                    AttributeDef::new("$ref", Reference, "The URI of the Group resource.")
+                        .refs(&["User", "Group"])
+                        .access(Mutability::ReadOnly),
+                    s("display", "A human-readable name, primarily used for display purposes.")
+                        .access(Mutability::ReadOnly),
+                    s("type", "Whether the membership is direct or indirect.")
+                        .canonical(&["direct", "indirect"])
+                        .access(Mutability::ReadOnly),
+                ]),
             plural(
                 "entitlements",
                 "Entitlements for the User: things the User has.",
@@ -863,11 +690,7 @@ pub(crate) fn user_schema() -> SchemaDef {
             plural(
                 "x509Certificates",
                 "Certificates issued to the User.",
-                AttributeDef::new(
-                    "value",
-                    Binary,
-                    "The value of an X.509 certificate (DER, base64).",
-                ),
+                AttributeDef::new("value", Binary, "The value of an X.509 certificate (DER, base64)."),
                 &[],
             ),
         ],
@@ -883,33 +706,23 @@ pub(crate) fn enterprise_user_schema() -> SchemaDef {
         name: "EnterpriseUser".to_string(),
         description: "Enterprise User".to_string(),
         attributes: vec![
-            s(
-                "employeeNumber",
-                "Identifier assigned to a person, typically based on order of hire.",
-            ),
+            s("employeeNumber", "Identifier assigned to a person, typically based on order of hire."),
             s("costCenter", "Identifies the name of a cost center."),
             s("organization", "Identifies the name of an organization."),
             s("division", "Identifies the name of a division."),
             s("department", "Identifies the name of a department."),
-            AttributeDef::new(
-                "manager",
-                Complex,
-                "The User's manager, referencing the 'id' of another User.",
-            )
-            .subs(vec![
-                s(
-                    "value",
-                    "The id of the SCIM resource representing the User's manager.",
-                ),
-                AttributeDef::new(
-                    "$ref",
-                    Reference,
-                    "The URI of the SCIM resource representing the User's manager.",
-                )
-                .refs(&["User"]),
-                s("displayName", "The displayName of the User's manager.")
-                    .access(Mutability::ReadOnly),
-            ]),
+            AttributeDef::new("manager", Complex, "The User's manager, referencing the 'id' of another User.").subs(
+                vec![
+                    s("value", "The id of the SCIM resource representing the User's manager."),
+                    AttributeDef::new(
+                        "$ref",
+                        Reference,
+                        "The URI of the SCIM resource representing the User's manager.",
+                    )
+                    .refs(&["User"]),
+                    s("displayName", "The displayName of the User's manager.").access(Mutability::ReadOnly),
+                ],
+            ),
         ],
     }
 }
@@ -928,22 +741,13 @@ pub(crate) fn group_schema() -> SchemaDef {
         name: "Group".to_string(),
         description: "Group".to_string(),
         attributes: vec![
-            AttributeDef::new(
-                "displayName",
-                String,
-                "A human-readable name for the Group.",
-            )
-            .mandatory(),
-            AttributeDef::new("members", Complex, "A list of members of the Group.")
-                .multi()
-                .subs(vec![
-                    member_part("value", String, "Identifier of the member of this Group."),
-                    member_part("$ref", Reference, "The URI of the member resource.")
-                        .refs(&["User", "Group"]),
-                    member_part("display", String, "A human-readable name for the member."),
-                    member_part("type", String, "The type of the member resource.")
-                        .canonical(&["User", "Group"]),
-                ]),
+            AttributeDef::new("displayName", String, "A human-readable name for the Group.").mandatory(),
+            AttributeDef::new("members", Complex, "A list of members of the Group.").multi().subs(vec![
+                member_part("value", String, "Identifier of the member of this Group."),
+                member_part("$ref", Reference, "The URI of the member resource.").refs(&["User", "Group"]),
+                member_part("display", String, "A human-readable name for the member."),
+                member_part("type", String, "The type of the member resource.").canonical(&["User", "Group"]),
+            ]),
         ],
     }
 }
@@ -956,11 +760,7 @@ mod tests {
     type Resolved<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
 
     fn path(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
-        AttrPath {
-            urn: urn.map(str::to_string),
-            name: name.to_string(),
-            sub_attr: sub.map(str::to_string),
-        }
+        AttrPath { urn: urn.map(str::to_string), name: name.to_string(), sub_attr: sub.map(str::to_string) }
     }
 
     #[test]
@@ -999,10 +799,7 @@ mod tests {
         assert_eq!(emails["multiValued"], json!(true));
         let email_type = &emails["subAttributes"][2];
         assert_eq!(email_type["name"], json!("type"));
-        assert_eq!(
-            email_type["canonicalValues"],
-            json!(["work", "home", "other"])
-        );
+        assert_eq!(email_type["canonicalValues"], json!(["work", "home", "other"]));
     }
 
     fn characteristics(def: &AttributeDef) -> String {
@@ -1028,16 +825,8 @@ mod tests {
                 "userName",
                 "string multi=false required=true caseExact=false readWrite default server",
             ),
-            (
-                ResourceKind::User,
-                "password",
-                "string multi=false required=false caseExact=false writeOnly never none",
-            ),
-            (
-                ResourceKind::User,
-                "id",
-                "string multi=false required=false caseExact=true readOnly always server",
-            ),
+            (ResourceKind::User, "password", "string multi=false required=false caseExact=false writeOnly never none"),
+            (ResourceKind::User, "id", "string multi=false required=false caseExact=true readOnly always server"),
             (
                 ResourceKind::User,
                 "externalId",
@@ -1048,31 +837,19 @@ mod tests {
                 "name.familyName",
                 "string multi=false required=false caseExact=false readWrite default none",
             ),
-            (
-                ResourceKind::User,
-                "groups",
-                "complex multi=true required=false caseExact=false readOnly default none",
-            ),
+            (ResourceKind::User, "groups", "complex multi=true required=false caseExact=false readOnly default none"),
             (
                 ResourceKind::User,
                 "groups.$ref",
                 "reference multi=false required=false caseExact=false readOnly default none",
             ),
-            (
-                ResourceKind::User,
-                "active",
-                "boolean multi=false required=false caseExact=false readWrite default none",
-            ),
+            (ResourceKind::User, "active", "boolean multi=false required=false caseExact=false readWrite default none"),
             (
                 ResourceKind::User,
                 "profileUrl",
                 "reference multi=false required=false caseExact=false readWrite default none",
             ),
-            (
-                ResourceKind::User,
-                "emails",
-                "complex multi=true required=false caseExact=false readWrite default none",
-            ),
+            (ResourceKind::User, "emails", "complex multi=true required=false caseExact=false readWrite default none"),
             (
                 ResourceKind::User,
                 "x509Certificates.value",
@@ -1119,46 +896,25 @@ mod tests {
                 .resource(kind)
                 .resolve(&parse_attr_path(input).unwrap())
                 .unwrap_or_else(|| panic!("{input} does not resolve"));
-            assert_eq!(
-                characteristics(resolved.sub.unwrap_or(resolved.def)),
-                expected,
-                "{input}"
-            );
+            assert_eq!(characteristics(resolved.sub.unwrap_or(resolved.def)), expected, "{input}");
         }
 
         let user = registry.resource(ResourceKind::User);
         let canonical = |input: &str| {
             let resolved = user.resolve(&parse_attr_path(input).unwrap()).unwrap();
-            resolved
-                .sub
-                .unwrap_or(resolved.def)
-                .canonical_values
-                .join(",")
+            resolved.sub.unwrap_or(resolved.def).canonical_values.join(",")
         };
-        assert_eq!(
-            canonical("ims.type"),
-            "aim,gtalk,icq,xmpp,msn,skype,qq,yahoo"
-        );
-        assert_eq!(
-            canonical("phoneNumbers.type"),
-            "work,home,mobile,fax,pager,other"
-        );
+        assert_eq!(canonical("ims.type"), "aim,gtalk,icq,xmpp,msn,skype,qq,yahoo");
+        assert_eq!(canonical("phoneNumbers.type"), "work,home,mobile,fax,pager,other");
         assert_eq!(canonical("photos.type"), "photo,thumbnail");
         assert_eq!(canonical("groups.type"), "direct,indirect");
         let references = |input: &str| {
             let resolved = user.resolve(&parse_attr_path(input).unwrap()).unwrap();
-            resolved
-                .sub
-                .unwrap_or(resolved.def)
-                .reference_types
-                .join(",")
+            resolved.sub.unwrap_or(resolved.def).reference_types.join(",")
         };
         assert_eq!(references("photos.value"), "external");
         assert_eq!(references("groups.$ref"), "User,Group");
-        assert_eq!(
-            references("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.$ref"),
-            "User"
-        );
+        assert_eq!(references("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.$ref"), "User");
     }
 
     #[test]
@@ -1196,28 +952,12 @@ mod tests {
         let registry = SchemaRegistry::standard();
         let user = registry.resource(ResourceKind::User);
         let cases: Vec<(AttrPath, Resolved)> = vec![
+            (path(None, "USERNAME", None), Some((USER_SCHEMA, "userName", None))),
+            (path(None, "name", Some("GIVENNAME")), Some((USER_SCHEMA, "name", Some("givenName")))),
+            (path(None, "meta", Some("created")), Some((USER_SCHEMA, "meta", Some("created")))),
+            (path(Some(USER_SCHEMA), "emails", Some("value")), Some((USER_SCHEMA, "emails", Some("value")))),
             (
-                path(None, "USERNAME", None),
-                Some((USER_SCHEMA, "userName", None)),
-            ),
-            (
-                path(None, "name", Some("GIVENNAME")),
-                Some((USER_SCHEMA, "name", Some("givenName"))),
-            ),
-            (
-                path(None, "meta", Some("created")),
-                Some((USER_SCHEMA, "meta", Some("created"))),
-            ),
-            (
-                path(Some(USER_SCHEMA), "emails", Some("value")),
-                Some((USER_SCHEMA, "emails", Some("value"))),
-            ),
-            (
-                path(
-                    Some("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER"),
-                    "manager",
-                    Some("value"),
-                ),
+                path(Some("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER"), "manager", Some("value")),
                 Some((ENTERPRISE_USER_SCHEMA, "manager", Some("value"))),
             ),
             (path(None, "employeeNumber", None), None),
@@ -1226,13 +966,7 @@ mod tests {
             (path(Some("urn:example:unknown"), "userName", None), None),
         ];
         for (input, expected) in cases {
-            let got = user.resolve(&input).map(|r| {
-                (
-                    r.schema_id,
-                    r.def.name.as_str(),
-                    r.sub.map(|s| s.name.as_str()),
-                )
-            });
+            let got = user.resolve(&input).map(|r| (r.schema_id, r.def.name.as_str(), r.sub.map(|s| s.name.as_str())));
             assert_eq!(got, expected, "{input:?}");
         }
     }
@@ -1244,50 +978,26 @@ mod tests {
             "attributes": [{ "name": "badge" }]
         });
         let parsed = SchemaDef::from_json(&minimal).unwrap();
-        assert_eq!(
-            parsed.attributes[0],
-            AttributeDef::new("badge", AttrType::String, "")
-        );
+        assert_eq!(parsed.attributes[0], AttributeDef::new("badge", AttrType::String, ""));
 
         let cases = [
             (json!([]), "not a JSON object"),
             (json!({ "attributes": [] }), "no \"id\""),
-            (
-                json!({ "id": "urn:x", "attributes": {} }),
-                "\"attributes\" must be an array",
-            ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "type": "string" }] }),
-                "no \"name\"",
-            ),
+            (json!({ "id": "urn:x", "attributes": {} }), "\"attributes\" must be an array"),
+            (json!({ "id": "urn:x", "attributes": [{ "type": "string" }] }), "no \"name\""),
             (
                 json!({ "id": "urn:x", "attributes": [{ "name": "a", "type": "text" }] }),
                 "attribute 'a': unknown type 'text'",
             ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a", "mutability": "rw" }] }),
-                "unknown mutability 'rw'",
-            ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a", "returned": "sometimes" }] }),
-                "unknown returned",
-            ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a", "uniqueness": "local" }] }),
-                "unknown uniqueness",
-            ),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a", "mutability": "rw" }] }), "unknown mutability 'rw'"),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a", "returned": "sometimes" }] }), "unknown returned"),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a", "uniqueness": "local" }] }), "unknown uniqueness"),
             (
                 json!({ "id": "urn:x", "attributes": [{ "name": "a", "required": "yes" }] }),
                 "\"required\" must be a boolean",
             ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a", "canonicalValues": [1] }] }),
-                "array of strings",
-            ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a", "type": "complex" }] }),
-                "needs subAttributes",
-            ),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a", "canonicalValues": [1] }] }), "array of strings"),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a", "type": "complex" }] }), "needs subAttributes"),
             (
                 json!({ "id": "urn:x", "attributes": [{ "name": "a", "type": "complex", "subAttributes": [
                     { "name": "b", "type": "complex", "subAttributes": [{ "name": "c" }] }
@@ -1298,10 +1008,7 @@ mod tests {
                 json!({ "id": "urn:x", "attributes": [{ "name": "a", "subAttributes": [{ "name": "b" }] }] }),
                 "only complex attributes have subAttributes",
             ),
-            (
-                json!({ "id": "urn:x", "attributes": [{ "name": "a" }, { "name": "A" }] }),
-                "defined twice",
-            ),
+            (json!({ "id": "urn:x", "attributes": [{ "name": "a" }, { "name": "A" }] }), "defined twice"),
         ];
         for (input, expected) in cases {
             let err = SchemaDef::from_json(&input).unwrap_err();
@@ -1321,14 +1028,9 @@ mod tests {
             "attributes": [{ "name": "costCode" }]
         }))
         .unwrap();
-        let extended = registry
-            .clone()
-            .with_extension(ResourceKind::Group, extension.clone(), true)
-            .unwrap();
+        let extended = registry.clone().with_extension(ResourceKind::Group, extension.clone(), true).unwrap();
         let group = extended.resource(ResourceKind::Group);
-        assert!(group
-            .extension("URN:EXAMPLE:params:scim:schemas:extension:lab:2.0:Group")
-            .is_some());
+        assert!(group.extension("URN:EXAMPLE:params:scim:schemas:extension:lab:2.0:Group").is_some());
         assert!(group.extension_required(&extension.id));
         assert_eq!(extended.schemas().len(), 4);
 

@@ -59,19 +59,10 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> DatabaseUrl {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return DatabaseUrl {
-                backend: Backend::Postgres,
-                target: url.to_string(),
-            };
+            return DatabaseUrl { backend: Backend::Postgres, target: url.to_string() };
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        DatabaseUrl {
-            backend: Backend::Sqlite,
-            target: path.to_string(),
-        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        DatabaseUrl { backend: Backend::Sqlite, target: path.to_string() }
     }
 
     /// The URL with any password masked, for logs.
@@ -112,8 +103,8 @@ impl ManageConnection for ConnectionManager {
                 .map(AnyConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed during a write; the busy timeout makes concurrent
                 // writers wait instead of failing; foreign keys are off by default in SQLite.
                 conn.batch_execute(
@@ -127,8 +118,7 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
@@ -151,15 +141,10 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, StoreError> {
     let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
     match conn {
-        AnyConnection::Sqlite(c) => Ok(c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(failed)?
-            .len()),
+        AnyConnection::Sqlite(c) => Ok(c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len()),
         AnyConnection::Postgresql(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-            let applied = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len());
+            let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
             Ok(applied.map_err(failed)?)
         }
@@ -173,11 +158,7 @@ mod tests {
     #[test]
     fn database_urls_select_their_backend() {
         let cases = [
-            (
-                "postgres://u:p@h/db",
-                Backend::Postgres,
-                "postgres://u:p@h/db",
-            ),
+            ("postgres://u:p@h/db", Backend::Postgres, "postgres://u:p@h/db"),
             ("postgresql://h/db", Backend::Postgres, "postgresql://h/db"),
             ("sqlite://data/roster.db", Backend::Sqlite, "data/roster.db"),
             ("sqlite:roster.db", Backend::Sqlite, "roster.db"),
@@ -185,11 +166,7 @@ mod tests {
         ];
         for (input, backend, target) in cases {
             let url = DatabaseUrl::parse(input);
-            assert_eq!(
-                (url.backend, url.target.as_str()),
-                (backend, target),
-                "{input}"
-            );
+            assert_eq!((url.backend, url.target.as_str()), (backend, target), "{input}");
         }
     }
 

@@ -36,10 +36,7 @@ enum Operand {
     /// A column (or aliased column) name.
     Column(String),
     /// A JSON document column plus the key path inside it.
-    Json {
-        document: &'static str,
-        keys: Vec<String>,
-    },
+    Json { document: &'static str, keys: Vec<String> },
 }
 
 /// A side table holding one row per element of a multi-valued attribute.
@@ -51,18 +48,9 @@ struct SideTable {
     columns: &'static [(&'static str, &'static str, ValueKind)],
 }
 
-const FOLDED_TEXT: ValueKind = ValueKind::Text {
-    case_exact: false,
-    folded: true,
-};
-const EXACT_TEXT: ValueKind = ValueKind::Text {
-    case_exact: true,
-    folded: false,
-};
-const LOOSE_TEXT: ValueKind = ValueKind::Text {
-    case_exact: false,
-    folded: false,
-};
+const FOLDED_TEXT: ValueKind = ValueKind::Text { case_exact: false, folded: true };
+const EXACT_TEXT: ValueKind = ValueKind::Text { case_exact: true, folded: false };
+const LOOSE_TEXT: ValueKind = ValueKind::Text { case_exact: false, folded: false };
 
 const USER_EMAILS: SideTable = SideTable {
     table: "user_emails",
@@ -73,18 +61,12 @@ const USER_EMAILS: SideTable = SideTable {
         ("primary", "is_primary", ValueKind::Bool),
     ],
 };
-const USER_GROUPS: SideTable = SideTable {
-    table: "memberships",
-    owner: "member_id",
-    columns: &[("value", "group_id", EXACT_TEXT)],
-};
+const USER_GROUPS: SideTable =
+    SideTable { table: "memberships", owner: "member_id", columns: &[("value", "group_id", EXACT_TEXT)] };
 const GROUP_MEMBERS: SideTable = SideTable {
     table: "memberships",
     owner: "group_id",
-    columns: &[
-        ("value", "member_id", EXACT_TEXT),
-        ("type", "member_type", LOOSE_TEXT),
-    ],
+    columns: &[("value", "member_id", EXACT_TEXT), ("type", "member_type", LOOSE_TEXT)],
 };
 
 fn side_table(kind: ResourceKind, attr: &str) -> Option<&'static SideTable> {
@@ -123,10 +105,7 @@ fn value_kind(def: &AttributeDef) -> StoreResult<ValueKind> {
             ))
             .into())
         }
-        _ => ValueKind::Text {
-            case_exact: def.case_exact,
-            folded: false,
-        },
+        _ => ValueKind::Text { case_exact: def.case_exact, folded: false },
     })
 }
 
@@ -164,11 +143,7 @@ pub(super) fn push_filter(
         Filter::And(a, b) | Filter::Or(a, b) => {
             sql.push("(");
             push_filter(sql, schema, tenant, a)?;
-            sql.push(if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            });
+            sql.push(if matches!(filter, Filter::And(..)) { " AND " } else { " OR " });
             push_filter(sql, schema, tenant, b)?;
             sql.push(")");
         }
@@ -178,9 +153,7 @@ pub(super) fn push_filter(
             sql.push(")");
         }
         Filter::Present(path) => push_attribute_test(sql, schema, tenant, path, None)?,
-        Filter::Compare { path, op, value } => {
-            push_attribute_test(sql, schema, tenant, path, Some((*op, value)))?
-        }
+        Filter::Compare { path, op, value } => push_attribute_test(sql, schema, tenant, path, Some((*op, value)))?,
         Filter::ValuePath { path, inner } => push_value_path(sql, schema, tenant, path, inner)?,
     }
     Ok(())
@@ -198,11 +171,7 @@ fn push_attribute_test(
         if let Some((name, kind)) = column(schema.kind, path) {
             return push_test(sql, &Operand::Column(name.to_string()), kind, test);
         }
-        if path
-            .sub_attr
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("resourceType"))
-        {
+        if path.sub_attr.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("resourceType")) {
             let resource_type = match schema.kind {
                 ResourceKind::User => "User",
                 ResourceKind::Group => "Group",
@@ -231,26 +200,14 @@ fn push_attribute_test(
             (None, AttrType::Complex) if test.is_some() => Some("value".to_string()),
             (None, _) => None,
         };
-        let element_path = AttrPath {
-            urn: path.urn.clone(),
-            name: resolved.def.name.clone(),
-            sub_attr: None,
-        };
+        let element_path = AttrPath { urn: path.urn.clone(), name: resolved.def.name.clone(), sub_attr: None };
         let inner = match (sub, test) {
             (Some(sub), Some((op, value))) => Some(Filter::Compare {
-                path: AttrPath {
-                    urn: None,
-                    name: sub,
-                    sub_attr: None,
-                },
+                path: AttrPath { urn: None, name: sub, sub_attr: None },
                 op,
                 value: value.clone(),
             }),
-            (Some(sub), None) => Some(Filter::Present(AttrPath {
-                urn: None,
-                name: sub,
-                sub_attr: None,
-            })),
+            (Some(sub), None) => Some(Filter::Present(AttrPath { urn: None, name: sub, sub_attr: None })),
             (None, _) => None,
         };
         return push_elements_exist(sql, schema, tenant, &element_path, inner.as_ref());
@@ -259,27 +216,11 @@ fn push_attribute_test(
     let def = resolved.sub.unwrap_or(resolved.def);
     if def.attr_type == AttrType::Complex {
         if test.is_none() {
-            return push_test(
-                sql,
-                &Operand::Json {
-                    document: "data",
-                    keys,
-                },
-                LOOSE_TEXT,
-                None,
-            );
+            return push_test(sql, &Operand::Json { document: "data", keys }, LOOSE_TEXT, None);
         }
         return Err(value_kind(def).unwrap_err());
     }
-    push_test(
-        sql,
-        &Operand::Json {
-            document: "data",
-            keys,
-        },
-        value_kind(def)?,
-        test,
-    )
+    push_test(sql, &Operand::Json { document: "data", keys }, value_kind(def)?, test)
 }
 
 /// `attr[inner]`: some element of the multi-valued `attr` satisfies `inner`.
@@ -309,15 +250,9 @@ fn push_elements_exist(
 ) -> StoreResult<()> {
     let resolved = schema.resolve(path).ok_or_else(|| unknown(path))?;
     let is_core = path.urn.is_none() || resolved.schema_id.eq_ignore_ascii_case(&schema.core.id);
-    if let Some(table) = is_core
-        .then(|| side_table(schema.kind, &resolved.def.name))
-        .flatten()
-    {
+    if let Some(table) = is_core.then(|| side_table(schema.kind, &resolved.def.name)).flatten() {
         if inner.is_none_or(|f| side_table_covers(table, f)) {
-            sql.push("id IN (SELECT ")
-                .push(table.owner)
-                .push(" FROM ")
-                .push(table.table);
+            sql.push("id IN (SELECT ").push(table.owner).push(" FROM ").push(table.table);
             sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
             if let Some(inner) = inner {
                 sql.push(" AND (");
@@ -328,25 +263,18 @@ fn push_elements_exist(
             return Ok(());
         }
         if resolved.def.name != "emails" {
-            return Err(ScimError::invalid_filter(format!(
-                "unsupported filter inside \"{path}[...]\""
-            ))
-            .into());
+            return Err(ScimError::invalid_filter(format!("unsupported filter inside \"{path}[...]\"")).into());
         }
     }
     let keys = document_keys(schema, resolved.schema_id, resolved.def, None);
     match sql.backend() {
         Backend::Sqlite => {
-            sql.push("EXISTS (SELECT 1 FROM json_each(data, ")
-                .bind_text(sqlite_json_path(&keys))
-                .push(") AS e");
+            sql.push("EXISTS (SELECT 1 FROM json_each(data, ").bind_text(sqlite_json_path(&keys)).push(") AS e");
         }
         Backend::Postgres => {
             sql.push("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data #> ");
-            sql.bind_text(pg_text_array(&keys))
-                .push("::text[]) = 'array' THEN data #> ");
-            sql.bind_text(pg_text_array(&keys))
-                .push("::text[] ELSE '[]'::jsonb END) AS e(value)");
+            sql.bind_text(pg_text_array(&keys)).push("::text[]) = 'array' THEN data #> ");
+            sql.bind_text(pg_text_array(&keys)).push("::text[] ELSE '[]'::jsonb END) AS e(value)");
         }
     }
     if let Some(inner) = inner {
@@ -364,37 +292,22 @@ enum ElementScope<'a> {
 }
 
 fn side_table_covers(table: &SideTable, filter: &Filter) -> bool {
-    let known = |p: &AttrPath| {
-        p.sub_attr.is_none()
-            && table
-                .columns
-                .iter()
-                .any(|(name, ..)| p.name.eq_ignore_ascii_case(name))
-    };
+    let known =
+        |p: &AttrPath| p.sub_attr.is_none() && table.columns.iter().any(|(name, ..)| p.name.eq_ignore_ascii_case(name));
     match filter {
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            side_table_covers(table, a) && side_table_covers(table, b)
-        }
+        Filter::And(a, b) | Filter::Or(a, b) => side_table_covers(table, a) && side_table_covers(table, b),
         Filter::Not(f) => side_table_covers(table, f),
         Filter::Present(p) | Filter::Compare { path: p, .. } => known(p),
         Filter::ValuePath { .. } => false,
     }
 }
 
-fn push_element_filter(
-    sql: &mut Sql,
-    scope: &ElementScope<'_>,
-    filter: &Filter,
-) -> StoreResult<()> {
+fn push_element_filter(sql: &mut Sql, scope: &ElementScope<'_>, filter: &Filter) -> StoreResult<()> {
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => {
             sql.push("(");
             push_element_filter(sql, scope, a)?;
-            sql.push(if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            });
+            sql.push(if matches!(filter, Filter::And(..)) { " AND " } else { " OR " });
             push_element_filter(sql, scope, b)?;
             sql.push(")");
             Ok(())
@@ -405,14 +318,11 @@ fn push_element_filter(
             sql.push(")");
             Ok(())
         }
-        Filter::ValuePath { path, .. } => Err(ScimError::invalid_filter(format!(
-            "\"{path}[...]\" cannot be nested inside another [filter]"
-        ))
-        .into()),
-        Filter::Present(path) => push_element_test(sql, scope, path, None),
-        Filter::Compare { path, op, value } => {
-            push_element_test(sql, scope, path, Some((*op, value)))
+        Filter::ValuePath { path, .. } => {
+            Err(ScimError::invalid_filter(format!("\"{path}[...]\" cannot be nested inside another [filter]")).into())
         }
+        Filter::Present(path) => push_element_test(sql, scope, path, None),
+        Filter::Compare { path, op, value } => push_element_test(sql, scope, path, Some((*op, value))),
     }
 }
 
@@ -433,21 +343,10 @@ fn push_element_test(
         }
         ElementScope::Json(parent) => {
             let sub = parent.sub_attribute(&path.name).ok_or_else(|| {
-                ScimError::invalid_filter(format!(
-                    "\"{}\" has no sub-attribute \"{}\"",
-                    parent.name, path.name
-                ))
+                ScimError::invalid_filter(format!("\"{}\" has no sub-attribute \"{}\"", parent.name, path.name))
             })?;
             let keys = vec![sub.name.clone()];
-            push_test(
-                sql,
-                &Operand::Json {
-                    document: "e.value",
-                    keys,
-                },
-                value_kind(sub)?,
-                test,
-            )
+            push_test(sql, &Operand::Json { document: "e.value", keys }, value_kind(sub)?, test)
         }
     }
 }
@@ -463,10 +362,8 @@ fn sqlite_json_path(keys: &[String]) -> String {
 }
 
 fn pg_text_array(keys: &[String]) -> String {
-    let quoted: Vec<String> = keys
-        .iter()
-        .map(|k| format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
+    let quoted: Vec<String> =
+        keys.iter().map(|k| format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("{{{}}}", quoted.join(","))
 }
 
@@ -477,28 +374,17 @@ fn push_operand(sql: &mut Sql, operand: &Operand) {
         }
         Operand::Json { document, keys } => match sql.backend() {
             Backend::Sqlite => {
-                sql.push("json_extract(")
-                    .push(document)
-                    .push(", ")
-                    .bind_text(sqlite_json_path(keys))
-                    .push(")");
+                sql.push("json_extract(").push(document).push(", ").bind_text(sqlite_json_path(keys)).push(")");
             }
             Backend::Postgres => {
-                sql.push("(")
-                    .push(document)
-                    .push(" #>> ")
-                    .bind_text(pg_text_array(keys))
-                    .push("::text[])");
+                sql.push("(").push(document).push(" #>> ").bind_text(pg_text_array(keys)).push("::text[])");
             }
         },
     }
 }
 
 fn comparison_value_error(op: CompareOp, value: &Value, expected: &str) -> ScimError {
-    ScimError::invalid_filter(format!(
-        "the \"{}\" operator needs {expected}, got {value}",
-        op_name(op)
-    ))
+    ScimError::invalid_filter(format!("the \"{}\" operator needs {expected}, got {value}", op_name(op)))
 }
 
 fn op_name(op: CompareOp) -> &'static str {
@@ -517,12 +403,7 @@ fn op_name(op: CompareOp) -> &'static str {
 
 /// Appends `operand op value` (or `operand pr`) so that a missing value is false, never NULL:
 /// `not (title eq "x")` must match a user without a title.
-fn push_test(
-    sql: &mut Sql,
-    operand: &Operand,
-    kind: ValueKind,
-    test: Option<(CompareOp, &Value)>,
-) -> StoreResult<()> {
+fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(CompareOp, &Value)>) -> StoreResult<()> {
     sql.push("COALESCE(");
     let Some((op, value)) = test else {
         push_operand(sql, operand);
@@ -551,10 +432,7 @@ fn push_test(
                 return Err(comparison_value_error(op, value, "true or false").into());
             };
             if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
-                return Err(ScimError::invalid_filter(
-                    "booleans can only be compared with eq or ne",
-                )
-                .into());
+                return Err(ScimError::invalid_filter("booleans can only be compared with eq or ne").into());
             }
             push_operand(sql, operand);
             sql.push(if op == CompareOp::Eq { " = " } else { " <> " });
@@ -568,9 +446,7 @@ fn push_test(
                 return Err(comparison_value_error(op, value, "a number").into());
             };
             if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                return Err(
-                    ScimError::invalid_filter("co, sw and ew only apply to strings").into(),
-                );
+                return Err(ScimError::invalid_filter("co, sw and ew only apply to strings").into());
             }
             let cast = match sql.backend() {
                 Backend::Sqlite => "REAL",
@@ -578,27 +454,15 @@ fn push_test(
             };
             sql.push("CAST(");
             push_operand(sql, operand);
-            sql.push(" AS ")
-                .push(cast)
-                .push(") ")
-                .push(ordering_sql(op))
-                .push(" CAST(");
-            sql.bind_text(number.to_string())
-                .push(" AS ")
-                .push(cast)
-                .push(")");
+            sql.push(" AS ").push(cast).push(") ").push(ordering_sql(op)).push(" CAST(");
+            sql.bind_text(number.to_string()).push(" AS ").push(cast).push(")");
         }
         ValueKind::Timestamp => {
-            let text = value
-                .as_str()
-                .ok_or_else(|| comparison_value_error(op, value, "a dateTime string"))?;
-            let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
-                ScimError::invalid_filter(format!("\"{text}\" is not an RFC 3339 dateTime"))
-            })?;
+            let text = value.as_str().ok_or_else(|| comparison_value_error(op, value, "a dateTime string"))?;
+            let at = DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ScimError::invalid_filter(format!("\"{text}\" is not an RFC 3339 dateTime")))?;
             if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                return Err(
-                    ScimError::invalid_filter("co, sw and ew only apply to strings").into(),
-                );
+                return Err(ScimError::invalid_filter("co, sw and ew only apply to strings").into());
             }
             push_operand(sql, operand);
             sql.push(" ").push(ordering_sql(op)).push(" ");
@@ -641,10 +505,7 @@ fn push_test(
                 }
                 _ => {
                     push_lhs(sql);
-                    sql.push(" ")
-                        .push(ordering_sql(op))
-                        .push(" ")
-                        .bind_text(text);
+                    sql.push(" ").push(ordering_sql(op)).push(" ").bind_text(text);
                 }
             }
         }
@@ -723,28 +584,19 @@ fn compare_constant(actual: &str, op: CompareOp, value: &Value) -> bool {
 
 /// Appends the ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3): a multi-valued attribute
 /// sorts by its first element's value.
-pub(super) fn push_sort_key(
-    sql: &mut Sql,
-    schema: &ResourceSchema,
-    path: &AttrPath,
-) -> StoreResult<()> {
+pub(super) fn push_sort_key(sql: &mut Sql, schema: &ResourceSchema, path: &AttrPath) -> StoreResult<()> {
     if path.urn.is_none() {
         if let Some((name, _)) = column(schema.kind, path) {
             sql.push(name);
             return Ok(());
         }
     }
-    let bad =
-        || ScimError::invalid_value(format!("sortBy: \"{path}\" is not a sortable attribute"));
+    let bad = || ScimError::invalid_value(format!("sortBy: \"{path}\" is not a sortable attribute"));
     let resolved = schema.resolve(path).ok_or_else(bad)?;
     let mut keys = document_keys(schema, resolved.schema_id, resolved.def, None);
     if resolved.def.multi_valued {
         keys.push("0".to_string());
-        keys.push(
-            resolved
-                .sub
-                .map_or_else(|| "value".to_string(), |s| s.name.clone()),
-        );
+        keys.push(resolved.sub.map_or_else(|| "value".to_string(), |s| s.name.clone()));
     } else if let Some(sub) = resolved.sub {
         keys.push(sub.name.clone());
     } else if resolved.def.attr_type == AttrType::Complex {
@@ -769,14 +621,8 @@ pub(super) fn push_sort_key(
         sql.push("lower(");
     }
     match sql.backend() {
-        Backend::Sqlite => sql
-            .push("json_extract(data, ")
-            .bind_text(json_path)
-            .push(")"),
-        Backend::Postgres => sql
-            .push("(data #>> ")
-            .bind_text(json_path)
-            .push("::text[])"),
+        Backend::Sqlite => sql.push("json_extract(data, ").bind_text(json_path).push(")"),
+        Backend::Postgres => sql.push("(data #>> ").bind_text(json_path).push("::text[])"),
     };
     if !case_exact {
         sql.push(")");
@@ -797,10 +643,8 @@ mod tests {
 
     #[test]
     fn json_paths_quote_every_key() {
-        let keys = vec![
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_string(),
-            "department".to_string(),
-        ];
+        let keys =
+            vec!["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_string(), "department".to_string()];
         assert_eq!(
             sqlite_json_path(&keys),
             "$.\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\".\"department\""

@@ -53,9 +53,7 @@ impl From<diesel::result::Error> for StoreError {
         match error {
             Error::NotFound => StoreError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StoreError::UniqueViolation(
-                    info.constraint_name().unwrap_or(info.message()).to_string(),
-                )
+                StoreError::UniqueViolation(info.constraint_name().unwrap_or(info.message()).to_string())
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
@@ -163,12 +161,7 @@ pub trait Repository {
     fn revoke_token(&mut self, jti: &str) -> StoreResult<bool>;
     fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
 
-    fn get(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-    ) -> StoreResult<Option<StoredResource>>;
+    fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>>;
     fn insert(
         &mut self,
         tenant: &TenantId,
@@ -185,28 +178,17 @@ pub trait Repository {
         expected_version: i64,
         write: &ResourceWrite,
     ) -> StoreResult<StoredResource>;
-    /// Bumps version and lastModified without changing data (after membership changes).
-    fn touch(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: i64,
-    ) -> StoreResult<StoredResource>;
+    /// Bumps version and lastModified without changing data (after membership changes, which
+    /// are set operations and so need no optimistic check).
+    fn touch(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<StoredResource>;
     /// Deletes a resource and every membership that names it.
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()>;
-    fn list(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        query: &ListQuery,
-    ) -> StoreResult<Page>;
+    fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page>;
     /// The stored password hash of a user, if any.
     fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>>;
 
     /// Which of `ids` exist in the tenant, and as what.
-    fn resolve_members(&mut self, tenant: &TenantId, ids: &[String])
-        -> StoreResult<Vec<NewMember>>;
+    fn resolve_members(&mut self, tenant: &TenantId, ids: &[String]) -> StoreResult<Vec<NewMember>>;
     /// Adds members that are not members yet; returns how many rows were added.
     fn add_members(
         &mut self,
@@ -215,18 +197,9 @@ pub trait Repository {
         members: &[NewMember],
         source: MembershipSource,
     ) -> StoreResult<usize>;
-    fn remove_members(
-        &mut self,
-        tenant: &TenantId,
-        group_id: &str,
-        member_ids: &[String],
-    ) -> StoreResult<usize>;
+    fn remove_members(&mut self, tenant: &TenantId, group_id: &str, member_ids: &[String]) -> StoreResult<usize>;
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize>;
-    fn members_of(
-        &mut self,
-        tenant: &TenantId,
-        group_ids: &[&str],
-    ) -> StoreResult<Vec<MemberEntry>>;
+    fn members_of(&mut self, tenant: &TenantId, group_ids: &[&str]) -> StoreResult<Vec<MemberEntry>>;
     fn groups_of(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<GroupEntry>>;
 }
 
@@ -240,17 +213,9 @@ pub struct Store {
 
 impl Store {
     /// Connects and runs pending migrations.
-    pub fn open(
-        url: &DatabaseUrl,
-        pool_size: u32,
-        schemas: std::sync::Arc<SchemaRegistry>,
-    ) -> StoreResult<Store> {
+    pub fn open(url: &DatabaseUrl, pool_size: u32, schemas: std::sync::Arc<SchemaRegistry>) -> StoreResult<Store> {
         let pool = connection::open_pool(url, pool_size)?;
-        let store = Store {
-            pool,
-            backend: url.backend,
-            schemas,
-        };
+        let store = Store { pool, backend: url.backend, schemas };
         store.migrate()?;
         Ok(store)
     }
@@ -263,19 +228,12 @@ impl Store {
         connection::run_migrations(&mut *self.connection()?)
     }
 
-    fn connection(
-        &self,
-    ) -> StoreResult<diesel::r2d2::PooledConnection<connection::ConnectionManager>> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    fn connection(&self) -> StoreResult<diesel::r2d2::PooledConnection<connection::ConnectionManager>> {
+        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Runs `work` outside an explicit transaction: for reads.
-    pub fn read<T, E: From<StoreError>>(
-        &self,
-        work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E> {
         let mut pooled = self.connection()?;
         let mut repo = SqlRepository::new(DbConn::from(&mut *pooled), &self.schemas);
         work(&mut repo)
@@ -308,9 +266,7 @@ impl Store {
     /// Checks that the database answers (for `/readyz`).
     pub fn ping(&self) -> StoreResult<()> {
         use diesel::connection::SimpleConnection;
-        self.connection()?
-            .batch_execute("SELECT 1")
-            .map_err(StoreError::from)
+        self.connection()?.batch_execute("SELECT 1").map_err(StoreError::from)
     }
 }
 

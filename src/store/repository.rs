@@ -9,8 +9,8 @@ use super::connection::{Backend, DbConn};
 use super::filter_sql::{push_filter, push_sort_key};
 use super::sql::Sql;
 use super::{
-    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository,
-    ResourceWrite, StoreError, StoreResult, StoredResource,
+    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository, ResourceWrite, StoreError,
+    StoreResult, StoredResource,
 };
 use crate::scim::schema::{ResourceKind, SchemaRegistry};
 use crate::tenant::TenantId;
@@ -176,23 +176,14 @@ impl<'c> SqlRepository<'c> {
 
     fn select_resources(&self, kind: ResourceKind) -> Sql {
         let mut sql = self.sql();
-        sql.push("SELECT id, ")
-            .json_column("data")
-            .push(" AS data, version, created, last_modified FROM ");
+        sql.push("SELECT id, ").json_column("data").push(" AS data, version, created, last_modified FROM ");
         sql.push(table(kind));
         sql
     }
 
-    fn replace_emails(
-        &mut self,
-        tenant: &TenantId,
-        user_id: &str,
-        data: &Value,
-    ) -> StoreResult<()> {
+    fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, data: &Value) -> StoreResult<()> {
         let mut delete = self.sql();
-        delete
-            .push("DELETE FROM user_emails WHERE user_id = ")
-            .bind_text(user_id);
+        delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id);
         delete.execute(&mut self.conn)?;
         let Some(emails) = data.get("emails").and_then(Value::as_array) else {
             return Ok(());
@@ -214,17 +205,8 @@ impl<'c> SqlRepository<'c> {
             if i > 0 {
                 insert.push(", ");
             }
-            insert
-                .push("(")
-                .bind_text(tenant.as_str())
-                .push(", ")
-                .bind_text(user_id)
-                .push(", ");
-            insert
-                .bind_text(fold(value))
-                .push(", ")
-                .bind_opt(kind)
-                .push(", ");
+            insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(user_id).push(", ");
+            insert.bind_text(fold(value)).push(", ").bind_opt(kind).push(", ");
             insert.bind_int(i64::from(primary)).push(")");
         }
         insert.execute(&mut self.conn)?;
@@ -247,52 +229,27 @@ impl<'c> SqlRepository<'c> {
                     "INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, external_id, \
                      display_name, display_name_lower, active, data, password_hash, version, created, last_modified) VALUES (",
                 );
-                sql.bind_text(id)
-                    .push(", ")
-                    .bind_text(tenant.as_str())
-                    .push(", ");
-                sql.bind_text(columns.user_name)
-                    .push(", ")
-                    .bind_text(fold(columns.user_name))
-                    .push(", ");
-                sql.bind_opt(columns.external_id)
-                    .push(", ")
-                    .bind_opt(columns.display_name)
-                    .push(", ");
-                sql.bind_opt(columns.display_name.map(fold))
-                    .push(", ")
-                    .bind_int(i64::from(columns.active))
-                    .push(", ");
-                sql.bind_json(&write.data)
-                    .push(", ")
-                    .bind_opt(write.password_hash.as_deref())
-                    .push(", 1, ");
-                sql.bind_text(now.as_str())
-                    .push(", ")
-                    .bind_text(now.as_str())
-                    .push(")");
+                sql.bind_text(id).push(", ").bind_text(tenant.as_str()).push(", ");
+                sql.bind_text(columns.user_name).push(", ").bind_text(fold(columns.user_name)).push(", ");
+                sql.bind_opt(columns.external_id).push(", ").bind_opt(columns.display_name).push(", ");
+                sql.bind_opt(columns.display_name.map(fold)).push(", ").bind_int(i64::from(columns.active)).push(", ");
+                sql.bind_json(&write.data).push(", ").bind_opt(write.password_hash.as_deref()).push(", 1, ");
+                sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
             }
             Some((expected_version, _)) => {
-                sql.push("UPDATE scim_users SET user_name = ")
-                    .bind_text(columns.user_name);
-                sql.push(", user_name_lower = ")
-                    .bind_text(fold(columns.user_name));
+                sql.push("UPDATE scim_users SET user_name = ").bind_text(columns.user_name);
+                sql.push(", user_name_lower = ").bind_text(fold(columns.user_name));
                 sql.push(", external_id = ").bind_opt(columns.external_id);
                 sql.push(", display_name = ").bind_opt(columns.display_name);
-                sql.push(", display_name_lower = ")
-                    .bind_opt(columns.display_name.map(fold));
+                sql.push(", display_name_lower = ").bind_opt(columns.display_name.map(fold));
                 sql.push(", active = ").bind_int(i64::from(columns.active));
                 sql.push(", data = ").bind_json(&write.data);
                 if let Some(hash) = &write.password_hash {
                     sql.push(", password_hash = ").bind_text(hash.as_str());
                 }
-                sql.push(", version = version + 1, last_modified = ")
-                    .bind_text(now.as_str());
+                sql.push(", version = version + 1, last_modified = ").bind_text(now.as_str());
                 sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-                sql.push(" AND id = ")
-                    .bind_text(id)
-                    .push(" AND version = ")
-                    .bind_int(expected_version);
+                sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
         let written = sql.execute(&mut self.conn)?;
@@ -319,37 +276,19 @@ impl<'c> SqlRepository<'c> {
                     "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, external_id, \
                      data, version, created, last_modified) VALUES (",
                 );
-                sql.bind_text(id)
-                    .push(", ")
-                    .bind_text(tenant.as_str())
-                    .push(", ");
-                sql.bind_text(display_name)
-                    .push(", ")
-                    .bind_text(fold(display_name))
-                    .push(", ");
-                sql.bind_opt(external_id)
-                    .push(", ")
-                    .bind_json(&write.data)
-                    .push(", 1, ");
-                sql.bind_text(now.as_str())
-                    .push(", ")
-                    .bind_text(now.as_str())
-                    .push(")");
+                sql.bind_text(id).push(", ").bind_text(tenant.as_str()).push(", ");
+                sql.bind_text(display_name).push(", ").bind_text(fold(display_name)).push(", ");
+                sql.bind_opt(external_id).push(", ").bind_json(&write.data).push(", 1, ");
+                sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
             }
             Some(expected_version) => {
-                sql.push("UPDATE scim_groups SET display_name = ")
-                    .bind_text(display_name);
-                sql.push(", display_name_lower = ")
-                    .bind_text(fold(display_name));
+                sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
+                sql.push(", display_name_lower = ").bind_text(fold(display_name));
                 sql.push(", external_id = ").bind_opt(external_id);
                 sql.push(", data = ").bind_json(&write.data);
-                sql.push(", version = version + 1, last_modified = ")
-                    .bind_text(now.as_str());
+                sql.push(", version = version + 1, last_modified = ").bind_text(now.as_str());
                 sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-                sql.push(" AND id = ")
-                    .bind_text(id)
-                    .push(" AND version = ")
-                    .bind_int(expected_version);
+                sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
         Ok(sql.execute(&mut self.conn)?)
@@ -364,12 +303,7 @@ impl<'c> SqlRepository<'c> {
         }
     }
 
-    fn fetch(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-    ) -> StoreResult<StoredResource> {
+    fn fetch(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<StoredResource> {
         self.get(tenant, kind, id)?.ok_or(StoreError::NotFound)
     }
 }
@@ -377,16 +311,13 @@ impl<'c> SqlRepository<'c> {
 impl Repository for SqlRepository<'_> {
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
-        sql.push("SELECT value FROM server_settings WHERE key = ")
-            .bind_text(key);
+        sql.push("SELECT value FROM server_settings WHERE key = ").bind_text(key);
         Ok(sql.first::<TextRow>(&mut self.conn)?.map(|r| r.value))
     }
 
     fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()> {
         let mut sql = self.sql();
-        sql.push("INSERT INTO server_settings (key, value) VALUES (")
-            .bind_text(key)
-            .push(", ");
+        sql.push("INSERT INTO server_settings (key, value) VALUES (").bind_text(key).push(", ");
         sql.bind_text(value).push(") ON CONFLICT (key) DO NOTHING");
         sql.execute(&mut self.conn)?;
         Ok(())
@@ -394,35 +325,21 @@ impl Repository for SqlRepository<'_> {
 
     fn revoke_token(&mut self, jti: &str) -> StoreResult<bool> {
         let mut sql = self.sql();
-        sql.push("INSERT INTO revoked_tokens (jti, revoked_at) VALUES (")
-            .bind_text(jti)
-            .push(", ");
-        sql.bind_text(format_timestamp(Utc::now()))
-            .push(") ON CONFLICT (jti) DO NOTHING");
+        sql.push("INSERT INTO revoked_tokens (jti, revoked_at) VALUES (").bind_text(jti).push(", ");
+        sql.bind_text(format_timestamp(Utc::now())).push(") ON CONFLICT (jti) DO NOTHING");
         Ok(sql.execute(&mut self.conn)? == 1)
     }
 
     fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {
         let mut sql = self.sql();
-        sql.push("SELECT jti AS value FROM revoked_tokens WHERE jti = ")
-            .bind_text(jti);
+        sql.push("SELECT jti AS value FROM revoked_tokens WHERE jti = ").bind_text(jti);
         Ok(sql.first::<TextRow>(&mut self.conn)?.is_some())
     }
 
-    fn get(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-    ) -> StoreResult<Option<StoredResource>> {
+    fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
         let mut sql = self.select_resources(kind);
-        sql.push(" WHERE tenant_id = ")
-            .bind_text(tenant.as_str())
-            .push(" AND id = ")
-            .bind_text(id);
-        sql.first::<ResourceRow>(&mut self.conn)?
-            .map(ResourceRow::into_resource)
-            .transpose()
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
+        sql.first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
     }
 
     fn insert(
@@ -448,9 +365,7 @@ impl Repository for SqlRepository<'_> {
         write: &ResourceWrite,
     ) -> StoreResult<StoredResource> {
         let written = match kind {
-            ResourceKind::User => {
-                self.write_user(tenant, id, write, Some((expected_version, id)))?
-            }
+            ResourceKind::User => self.write_user(tenant, id, write, Some((expected_version, id)))?,
             ResourceKind::Group => self.write_group(tenant, id, write, Some(expected_version))?,
         };
         if written == 0 {
@@ -459,42 +374,24 @@ impl Repository for SqlRepository<'_> {
         self.fetch(tenant, kind, id)
     }
 
-    fn touch(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: i64,
-    ) -> StoreResult<StoredResource> {
+    fn touch(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<StoredResource> {
         let mut sql = self.sql();
-        sql.push("UPDATE ")
-            .push(table(kind))
-            .push(" SET version = version + 1, last_modified = ");
-        sql.bind_text(format_timestamp(Utc::now()))
-            .push(" WHERE tenant_id = ")
-            .bind_text(tenant.as_str());
-        sql.push(" AND id = ")
-            .bind_text(id)
-            .push(" AND version = ")
-            .bind_int(expected_version);
+        sql.push("UPDATE ").push(table(kind)).push(" SET version = version + 1, last_modified = ");
+        sql.bind_text(format_timestamp(Utc::now())).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(id);
         if sql.execute(&mut self.conn)? == 0 {
-            return Err(self.missed_update(tenant, kind, id));
+            return Err(StoreError::NotFound);
         }
         self.fetch(tenant, kind, id)
     }
 
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()> {
         let mut memberships = self.sql();
-        memberships
-            .push("DELETE FROM memberships WHERE tenant_id = ")
-            .bind_text(tenant.as_str());
+        memberships.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
         memberships.push(" AND member_id = ").bind_text(id);
         memberships.execute(&mut self.conn)?;
         let mut sql = self.sql();
-        sql.push("DELETE FROM ")
-            .push(table(kind))
-            .push(" WHERE tenant_id = ")
-            .bind_text(tenant.as_str());
+        sql.push("DELETE FROM ").push(table(kind)).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND id = ").bind_text(id);
         match sql.execute(&mut self.conn)? {
             0 => Err(StoreError::NotFound),
@@ -502,12 +399,7 @@ impl Repository for SqlRepository<'_> {
         }
     }
 
-    fn list(
-        &mut self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        query: &ListQuery,
-    ) -> StoreResult<Page> {
+    fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page> {
         let schema = self.schemas.resource(kind);
         let push_condition = |sql: &mut Sql| -> StoreResult<()> {
             sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
@@ -533,57 +425,35 @@ impl Repository for SqlRepository<'_> {
                 push_sort_key(&mut select, schema, &sort.path)?;
                 select.push(if sort.descending { " DESC, " } else { " ASC, " });
             }
-            select
-                .push("created, id LIMIT ")
-                .bind_int(clamp(query.count));
-            select
-                .push(" OFFSET ")
-                .bind_int(clamp(query.start_index.saturating_sub(1)));
+            select.push("created, id LIMIT ").bind_int(clamp(query.count));
+            select.push(" OFFSET ").bind_int(clamp(query.start_index.saturating_sub(1)));
             for row in select.load::<ResourceRow>(&mut self.conn)? {
                 resources.push(row.into_resource()?);
             }
         }
-        Ok(Page {
-            total_results: u64::try_from(total).unwrap_or(0),
-            resources,
-        })
+        Ok(Page { total_results: u64::try_from(total).unwrap_or(0), resources })
     }
 
     fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
-        sql.push("SELECT password_hash AS value FROM scim_users WHERE tenant_id = ")
-            .bind_text(tenant.as_str());
+        sql.push("SELECT password_hash AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND id = ").bind_text(user_id);
-        Ok(sql
-            .first::<OptTextRow>(&mut self.conn)?
-            .and_then(|r| r.value))
+        Ok(sql.first::<OptTextRow>(&mut self.conn)?.and_then(|r| r.value))
     }
 
-    fn resolve_members(
-        &mut self,
-        tenant: &TenantId,
-        ids: &[String],
-    ) -> StoreResult<Vec<NewMember>> {
+    fn resolve_members(&mut self, tenant: &TenantId, ids: &[String]) -> StoreResult<Vec<NewMember>> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let mut sql = self.sql();
-            sql.push("SELECT id, 'User' AS kind FROM scim_users WHERE tenant_id = ")
-                .bind_text(tenant.as_str());
-            sql.push(" AND id IN (")
-                .bind_list(chunk.iter().map(String::as_str))
-                .push(")");
+            sql.push("SELECT id, 'User' AS kind FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
+            sql.push(" AND id IN (").bind_list(chunk.iter().map(String::as_str)).push(")");
             sql.push(" UNION ALL SELECT id, 'Group' AS kind FROM scim_groups WHERE tenant_id = ")
                 .bind_text(tenant.as_str());
-            sql.push(" AND id IN (")
-                .bind_list(chunk.iter().map(String::as_str))
-                .push(")");
+            sql.push(" AND id IN (").bind_list(chunk.iter().map(String::as_str)).push(")");
             found.extend(
                 sql.load::<KindRow>(&mut self.conn)?
                     .into_iter()
-                    .map(|r| NewMember {
-                        kind: kind_from_name(&r.kind),
-                        id: r.id,
-                    }),
+                    .map(|r| NewMember { kind: kind_from_name(&r.kind), id: r.id }),
             );
         }
         Ok(found)
@@ -605,19 +475,9 @@ impl Repository for SqlRepository<'_> {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.push("(")
-                    .bind_text(tenant.as_str())
-                    .push(", ")
-                    .bind_text(group_id)
-                    .push(", ");
-                sql.bind_text(member.id.as_str())
-                    .push(", ")
-                    .bind_text(kind_name(member.kind))
-                    .push(", ");
-                sql.bind_text(source.as_str())
-                    .push(", ")
-                    .bind_text(now.as_str())
-                    .push(")");
+                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(group_id).push(", ");
+                sql.bind_text(member.id.as_str()).push(", ").bind_text(kind_name(member.kind)).push(", ");
+                sql.bind_text(source.as_str()).push(", ").bind_text(now.as_str()).push(")");
             }
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
             added += sql.execute(&mut self.conn)?;
@@ -625,21 +485,13 @@ impl Repository for SqlRepository<'_> {
         Ok(added)
     }
 
-    fn remove_members(
-        &mut self,
-        tenant: &TenantId,
-        group_id: &str,
-        member_ids: &[String],
-    ) -> StoreResult<usize> {
+    fn remove_members(&mut self, tenant: &TenantId, group_id: &str, member_ids: &[String]) -> StoreResult<usize> {
         let mut removed = 0;
         for chunk in member_ids.chunks(500) {
             let mut sql = self.sql();
-            sql.push("DELETE FROM memberships WHERE tenant_id = ")
-                .bind_text(tenant.as_str());
+            sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
             sql.push(" AND group_id = ").bind_text(group_id);
-            sql.push(" AND member_id IN (")
-                .bind_list(chunk.iter().map(String::as_str))
-                .push(")");
+            sql.push(" AND member_id IN (").bind_list(chunk.iter().map(String::as_str)).push(")");
             removed += sql.execute(&mut self.conn)?;
         }
         Ok(removed)
@@ -647,17 +499,12 @@ impl Repository for SqlRepository<'_> {
 
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize> {
         let mut sql = self.sql();
-        sql.push("DELETE FROM memberships WHERE tenant_id = ")
-            .bind_text(tenant.as_str());
+        sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND group_id = ").bind_text(group_id);
         Ok(sql.execute(&mut self.conn)?)
     }
 
-    fn members_of(
-        &mut self,
-        tenant: &TenantId,
-        group_ids: &[&str],
-    ) -> StoreResult<Vec<MemberEntry>> {
+    fn members_of(&mut self, tenant: &TenantId, group_ids: &[&str]) -> StoreResult<Vec<MemberEntry>> {
         if group_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -667,9 +514,7 @@ impl Repository for SqlRepository<'_> {
              FROM memberships m LEFT JOIN scim_users u ON u.id = m.member_id \
              LEFT JOIN scim_groups g ON g.id = m.member_id WHERE m.tenant_id = ",
         );
-        sql.bind_text(tenant.as_str())
-            .push(" AND m.group_id IN (")
-            .bind_list(group_ids.iter().copied());
+        sql.bind_text(tenant.as_str()).push(" AND m.group_id IN (").bind_list(group_ids.iter().copied());
         sql.push(") ORDER BY m.group_id, m.created, m.member_id");
         Ok(sql
             .load::<MemberRow>(&mut self.conn)?
@@ -692,18 +537,12 @@ impl Repository for SqlRepository<'_> {
             "SELECT m.member_id AS user_id, g.id AS group_id, g.display_name AS display \
              FROM memberships m JOIN scim_groups g ON g.id = m.group_id WHERE m.tenant_id = ",
         );
-        sql.bind_text(tenant.as_str())
-            .push(" AND m.member_id IN (")
-            .bind_list(user_ids.iter().copied());
+        sql.bind_text(tenant.as_str()).push(" AND m.member_id IN (").bind_list(user_ids.iter().copied());
         sql.push(") ORDER BY m.member_id, g.display_name_lower, g.id");
         Ok(sql
             .load::<GroupOfRow>(&mut self.conn)?
             .into_iter()
-            .map(|r| GroupEntry {
-                user_id: r.user_id,
-                group_id: r.group_id,
-                display: r.display,
-            })
+            .map(|r| GroupEntry { user_id: r.user_id, group_id: r.group_id, display: r.display })
             .collect())
     }
 }

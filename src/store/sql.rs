@@ -42,11 +42,7 @@ macro_rules! boxed_query {
 
 impl Sql {
     pub fn new(backend: Backend) -> Sql {
-        Sql {
-            backend,
-            text: String::with_capacity(256),
-            binds: Vec::new(),
-        }
+        Sql { backend, text: String::with_capacity(256), binds: Vec::new() }
     }
 
     pub fn backend(&self) -> Backend {
@@ -160,18 +156,10 @@ mod tests {
     #[test]
     fn placeholders_follow_the_backend() {
         let mut sqlite = Sql::new(Backend::Sqlite);
-        sqlite
-            .push("a = ")
-            .bind_text("x")
-            .push(" AND b = ")
-            .bind_int(1);
+        sqlite.push("a = ").bind_text("x").push(" AND b = ").bind_int(1);
         assert_eq!(sqlite.text(), "a = ? AND b = ?");
         let mut pg = Sql::new(Backend::Postgres);
-        pg.push("a = ")
-            .bind_text("x")
-            .push(" AND b IN (")
-            .bind_list(["p", "q"])
-            .push(")");
+        pg.push("a = ").bind_text("x").push(" AND b IN (").bind_list(["p", "q"]).push(")");
         assert_eq!(pg.text(), "a = $1 AND b IN ($2, $3)");
     }
 

@@ -9,16 +9,8 @@ use super::{chain_operands, rfc3339, AttrPath, CompareOp, Connective, Filter};
 
 const CORE_SCHEMA_PREFIX: &str = "urn:ietf:params:scim:schemas:core:";
 
-pub(super) fn matches(
-    filter: &Filter,
-    object: &Value,
-    case_exact: &dyn Fn(&AttrPath) -> bool,
-) -> bool {
-    Evaluator {
-        case_exact,
-        parent: None,
-    }
-    .eval(filter, object)
+pub(super) fn matches(filter: &Filter, object: &Value, case_exact: &dyn Fn(&AttrPath) -> bool) -> bool {
+    Evaluator { case_exact, parent: None }.eval(filter, object)
 }
 
 struct Evaluator<'a> {
@@ -33,20 +25,15 @@ impl Evaluator<'_> {
             Filter::Compare { path, op, value } => self.compare(path, *op, value, scope),
             Filter::Present(path) => resolve(path, scope).into_iter().any(is_present),
             Filter::Not(inner) => !self.eval(inner, scope),
-            Filter::And(..) => chain_operands(filter, Connective::And)
-                .into_iter()
-                .all(|operand| self.eval(operand, scope)),
-            Filter::Or(..) => chain_operands(filter, Connective::Or)
-                .into_iter()
-                .any(|operand| self.eval(operand, scope)),
+            Filter::And(..) => {
+                chain_operands(filter, Connective::And).into_iter().all(|operand| self.eval(operand, scope))
+            }
+            Filter::Or(..) => {
+                chain_operands(filter, Connective::Or).into_iter().any(|operand| self.eval(operand, scope))
+            }
             Filter::ValuePath { path, inner } => {
-                let element_evaluator = Evaluator {
-                    case_exact: self.case_exact,
-                    parent: Some(path),
-                };
-                resolve(path, scope)
-                    .into_iter()
-                    .any(|element| element_evaluator.eval_element(inner, element))
+                let element_evaluator = Evaluator { case_exact: self.case_exact, parent: Some(path) };
+                resolve(path, scope).into_iter().any(|element| element_evaluator.eval_element(inner, element))
             }
         }
     }
@@ -83,10 +70,7 @@ impl Evaluator<'_> {
                     member_of(members, "value"),
                     *exact_for_value.get_or_insert_with(|| self.is_case_exact(path, true)),
                 ),
-                simple => (
-                    Some(simple),
-                    *exact_for_path.get_or_insert_with(|| self.is_case_exact(path, false)),
-                ),
+                simple => (Some(simple), *exact_for_path.get_or_insert_with(|| self.is_case_exact(path, false))),
             };
             match actual {
                 Some(actual) if !actual.is_null() => compare_values(actual, op, expected, exact),
@@ -99,14 +83,8 @@ impl Evaluator<'_> {
     /// path, and with `.value` when a complex value stands for its `value` sub-attribute.
     fn is_case_exact(&self, path: &AttrPath, through_value: bool) -> bool {
         let mut full = match self.parent {
-            Some(parent)
-                if parent.sub_attr.is_none() && path.urn.is_none() && path.sub_attr.is_none() =>
-            {
-                AttrPath {
-                    urn: parent.urn.clone(),
-                    name: parent.name.clone(),
-                    sub_attr: Some(path.name.clone()),
-                }
+            Some(parent) if parent.sub_attr.is_none() && path.urn.is_none() && path.sub_attr.is_none() => {
+                AttrPath { urn: parent.urn.clone(), name: parent.name.clone(), sub_attr: Some(path.name.clone()) }
             }
             _ => path.clone(),
         };
@@ -148,14 +126,12 @@ fn schema_scope<'v>(urn: Option<&str>, object: &'v Value) -> Option<&'v Value> {
     if let Some(extension @ Value::Object(_)) = member(object, urn) {
         return Some(extension);
     }
-    let is_core = urn
-        .get(..CORE_SCHEMA_PREFIX.len())
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORE_SCHEMA_PREFIX));
+    let is_core =
+        urn.get(..CORE_SCHEMA_PREFIX.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORE_SCHEMA_PREFIX));
     let declared = match member(object, "schemas") {
-        Some(Value::Array(schemas)) => schemas
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|schema| schema.eq_ignore_ascii_case(urn)),
+        Some(Value::Array(schemas)) => {
+            schemas.iter().filter_map(Value::as_str).any(|schema| schema.eq_ignore_ascii_case(urn))
+        }
         _ => true,
     };
     (is_core && declared).then_some(object)
@@ -181,12 +157,7 @@ fn member<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
 }
 
 fn member_of<'v>(members: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    members.get(name).or_else(|| {
-        members
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
+    members.get(name).or_else(|| members.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value))
 }
 
 /// `pr`: a value other than null, `""`, `[]` or `{}`.
@@ -237,15 +208,13 @@ fn equal(actual: &Value, expected: &Value, exact: bool) -> bool {
 /// numbers numerically; `None` for booleans and mismatched types.
 fn order(actual: &Value, expected: &Value, exact: bool) -> Option<Ordering> {
     match (actual, expected) {
-        (Value::String(actual), Value::String(expected)) => {
-            match (rfc3339::parse(actual), rfc3339::parse(expected)) {
-                (Some(actual), Some(expected)) => Some(actual.cmp(&expected)),
-                _ => {
-                    let (actual, expected) = fold_case(actual, expected, exact);
-                    Some(actual.cmp(&expected))
-                }
+        (Value::String(actual), Value::String(expected)) => match (rfc3339::parse(actual), rfc3339::parse(expected)) {
+            (Some(actual), Some(expected)) => Some(actual.cmp(&expected)),
+            _ => {
+                let (actual, expected) = fold_case(actual, expected, exact);
+                Some(actual.cmp(&expected))
             }
-        }
+        },
         (Value::Number(actual), Value::Number(expected)) => compare_numbers(actual, expected),
         _ => None,
     }
@@ -255,10 +224,7 @@ fn fold_case<'s>(actual: &'s str, expected: &'s str, exact: bool) -> (Cow<'s, st
     if exact {
         (Cow::Borrowed(actual), Cow::Borrowed(expected))
     } else {
-        (
-            Cow::Owned(actual.to_lowercase()),
-            Cow::Owned(expected.to_lowercase()),
-        )
+        (Cow::Owned(actual.to_lowercase()), Cow::Owned(expected.to_lowercase()))
     }
 }
 

@@ -46,20 +46,11 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, LexError> {
             chars.next();
         } else if let Some(kind) = punctuation {
             chars.next();
-            tokens.push(Token {
-                kind,
-                start,
-                end: start + 1,
-            });
+            tokens.push(Token { kind, start, end: start + 1 });
         } else if c == '"' {
             let end = string_end(input, start)?;
-            let text = serde_json::from_str::<String>(&input[start..end])
-                .map_err(|_| LexError::Malformed(start))?;
-            tokens.push(Token {
-                kind: Kind::Text(text),
-                start,
-                end,
-            });
+            let text = serde_json::from_str::<String>(&input[start..end]).map_err(|_| LexError::Malformed(start))?;
+            tokens.push(Token { kind: Kind::Text(text), start, end });
             while chars.next_if(|&(offset, _)| offset < end).is_some() {}
         } else {
             let mut end = input.len();
@@ -70,11 +61,7 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, LexError> {
                 }
                 chars.next();
             }
-            tokens.push(Token {
-                kind: Kind::Word(&input[start..end]),
-                start,
-                end,
-            });
+            tokens.push(Token { kind: Kind::Word(&input[start..end]), start, end });
         }
     }
     Ok(tokens)

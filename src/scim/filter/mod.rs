@@ -74,8 +74,7 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter()
-            .find(|op| word.eq_ignore_ascii_case(op.as_str()))
+        ALL.into_iter().find(|op| word.eq_ignore_ascii_case(op.as_str()))
     }
 }
 
@@ -143,11 +142,7 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
 /// `case_exact` receives the path being compared, qualified by the enclosing value path
 /// (`emails[value eq "x"]` asks about `emails.value`) and extended with `.value` when a complex
 /// value stands for its `value` sub-attribute, so it can be answered from the schema.
-pub fn matches(
-    filter: &Filter,
-    object: &serde_json::Value,
-    case_exact: &dyn Fn(&AttrPath) -> bool,
-) -> bool {
+pub fn matches(filter: &Filter, object: &serde_json::Value, case_exact: &dyn Fn(&AttrPath) -> bool) -> bool {
     eval::matches(filter, object, case_exact)
 }
 
@@ -212,8 +207,8 @@ enum Connective {
 fn chain_operands(filter: &Filter, connective: Connective) -> Vec<&Filter> {
     let mut operands = Vec::new();
     let mut node = filter;
-    while let (Filter::And(left, right), Connective::And)
-    | (Filter::Or(left, right), Connective::Or) = (node, connective)
+    while let (Filter::And(left, right), Connective::And) | (Filter::Or(left, right), Connective::Or) =
+        (node, connective)
     {
         operands.push(right.as_ref());
         node = left;

@@ -40,11 +40,7 @@ pub(super) fn patch_path(input: &str) -> Parsed<PatchPath> {
         }
     }
     parser.expect_end("end of path")?;
-    Ok(PatchPath {
-        attr,
-        filter,
-        sub_attr,
-    })
+    Ok(PatchPath { attr, filter, sub_attr })
 }
 
 struct Parser<'a> {
@@ -59,24 +55,13 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     fn new(input: &'a str, noun: &'static str) -> Parsed<Parser<'a>> {
         if input.len() > MAX_FILTER_LEN {
-            return Err(format!(
-                "{noun} is {} bytes long; at most {MAX_FILTER_LEN} are allowed",
-                input.len()
-            ));
+            return Err(format!("{noun} is {} bytes long; at most {MAX_FILTER_LEN} are allowed", input.len()));
         }
-        let parser = Parser {
-            input,
-            noun,
-            tokens: Vec::new(),
-            next: 0,
-            depth: 0,
-            in_value_filter: false,
-        };
+        let parser = Parser { input, noun, tokens: Vec::new(), next: 0, depth: 0, in_value_filter: false };
         let tokens = lex::tokenize(input).map_err(|error| match error {
-            LexError::Unterminated(start) => format!(
-                "unterminated string starting at position {}",
-                parser.position(start)
-            ),
+            LexError::Unterminated(start) => {
+                format!("unterminated string starting at position {}", parser.position(start))
+            }
             LexError::Malformed(start) => format!(
                 "invalid escape sequence or control character in the string starting at position {}",
                 parser.position(start)
@@ -103,11 +88,7 @@ impl<'a> Parser<'a> {
 
     fn peek_word(&self) -> Option<(&'a str, usize)> {
         match self.peek() {
-            Some(Token {
-                kind: Kind::Word(word),
-                start,
-                ..
-            }) => Some((word, *start)),
+            Some(Token { kind: Kind::Word(word), start, .. }) => Some((word, *start)),
             _ => None,
         }
     }
@@ -130,11 +111,7 @@ impl<'a> Parser<'a> {
     fn found(&self) -> String {
         match self.peek() {
             None => format!("end of {}", self.noun),
-            Some(Token {
-                kind: Kind::Text(_),
-                start,
-                end,
-            }) => shorten(&self.input[*start..*end]),
+            Some(Token { kind: Kind::Text(_), start, end }) => shorten(&self.input[*start..*end]),
             Some(token) => quote(&self.input[token.start..token.end]),
         }
     }
@@ -142,11 +119,7 @@ impl<'a> Parser<'a> {
     fn expect_end(&self, expected: &str) -> Parsed<()> {
         match self.peek() {
             None => Ok(()),
-            Some(_) => Err(format!(
-                "unexpected {} at position {}; expected {expected}",
-                self.found(),
-                self.here()
-            )),
+            Some(_) => Err(format!("unexpected {} at position {}; expected {expected}", self.found(), self.here())),
         }
     }
 
@@ -168,20 +141,15 @@ impl<'a> Parser<'a> {
 
     /// Consumes the `)` or `]` closing the one opened at `opened_at`.
     fn close(&mut self, closer: Kind<'a>, opened_at: usize) -> Parsed<()> {
-        let (open, close) = if closer == Kind::CloseParen {
-            ("(", ")")
-        } else {
-            ("[", "]")
-        };
+        let (open, close) = if closer == Kind::CloseParen { ("(", ")") } else { ("[", "]") };
         match self.peek_kind() {
             Some(kind) if *kind == closer => {
                 self.advance();
                 Ok(())
             }
-            None => Err(format!(
-                "missing \"{close}\" to close the \"{open}\" at position {}",
-                self.position(opened_at)
-            )),
+            None => {
+                Err(format!("missing \"{close}\" to close the \"{open}\" at position {}", self.position(opened_at)))
+            }
             Some(_) => Err(format!(
                 "unexpected {} at position {}; expected \"and\", \"or\" or \"{close}\"",
                 self.found(),
@@ -211,8 +179,7 @@ impl<'a> Parser<'a> {
     }
 
     fn peek_keyword(&self, keyword: &str) -> bool {
-        self.peek_word()
-            .is_some_and(|(word, _)| word.eq_ignore_ascii_case(keyword))
+        self.peek_word().is_some_and(|(word, _)| word.eq_ignore_ascii_case(keyword))
     }
 
     fn unary(&mut self) -> Parsed<Filter> {
@@ -242,20 +209,14 @@ impl<'a> Parser<'a> {
     }
 
     fn expected_operand(&self) -> String {
-        format!(
-            "expected an attribute path, \"not\" or \"(\" at position {}, found {}",
-            self.here(),
-            self.found()
-        )
+        format!("expected an attribute path, \"not\" or \"(\" at position {}, found {}", self.here(), self.found())
     }
 
     /// Whether the `not` at the cursor negates, rather than naming an attribute (`not pr`).
     fn not_is_keyword(&self) -> bool {
         match self.tokens.get(self.next + 1).map(|token| &token.kind) {
             Some(Kind::OpenBracket) => false,
-            Some(Kind::Word(word)) => {
-                !word.eq_ignore_ascii_case("pr") && CompareOp::from_keyword(word).is_none()
-            }
+            Some(Kind::Word(word)) => !word.eq_ignore_ascii_case("pr") && CompareOp::from_keyword(word).is_none(),
             _ => true,
         }
     }
@@ -274,18 +235,11 @@ impl<'a> Parser<'a> {
         if let Some((sub_word, sub_start)) = self.peek_sub_attr() {
             self.advance();
             let name = self.sub_attr_name(sub_word, sub_start)?;
-            let sub_path = AttrPath {
-                urn: None,
-                name,
-                sub_attr: None,
-            };
+            let sub_path = AttrPath { urn: None, name, sub_attr: None };
             let condition = self.condition(sub_path, sub_word)?;
             inner = Filter::And(Box::new(inner), Box::new(condition));
         }
-        Ok(Filter::ValuePath {
-            path,
-            inner: Box::new(inner),
-        })
+        Ok(Filter::ValuePath { path, inner: Box::new(inner) })
     }
 
     /// `[valFilter]`, with the cursor on the `[`.
@@ -315,11 +269,7 @@ impl<'a> Parser<'a> {
         if word.eq_ignore_ascii_case("pr") {
             self.advance();
             if self.peek_is_value() {
-                return Err(format!(
-                    "\"pr\" takes no value, found {} at position {}",
-                    self.found(),
-                    self.here()
-                ));
+                return Err(format!("\"pr\" takes no value, found {} at position {}", self.found(), self.here()));
             }
             return Ok(Filter::Present(path));
         }
@@ -328,9 +278,7 @@ impl<'a> Parser<'a> {
             let value = self.comparison_value(word)?;
             return Ok(Filter::Compare { path, op, value });
         }
-        let is_keyword = ["and", "or", "not"]
-            .iter()
-            .any(|keyword| word.eq_ignore_ascii_case(keyword));
+        let is_keyword = ["and", "or", "not"].iter().any(|keyword| word.eq_ignore_ascii_case(keyword));
         if !is_keyword && word.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(format!(
                 "unknown operator {} at position {}; expected one of eq, ne, co, sw, ew, gt, ge, lt, le, pr",
@@ -368,9 +316,7 @@ impl<'a> Parser<'a> {
                 } else if starts_number(word) {
                     serde_json::from_str::<serde_json::Number>(word)
                         .map(Value::Number)
-                        .map_err(|_| {
-                            format!("invalid number {} at position {}", quote(word), self.here())
-                        })?
+                        .map_err(|_| format!("invalid number {} at position {}", quote(word), self.here()))?
                 } else {
                     return Err(format!(
                         "invalid comparison value {} at position {}; strings must be in double quotes",
@@ -395,11 +341,7 @@ impl<'a> Parser<'a> {
     /// The attribute path that must open an attribute-path or PATCH-path input.
     fn leading_attr_path(&mut self) -> Parsed<AttrPath> {
         let Some((word, start)) = self.peek_word() else {
-            return Err(format!(
-                "expected an attribute path at position {}, found {}",
-                self.here(),
-                self.found()
-            ));
+            return Err(format!("expected an attribute path at position {}, found {}", self.here(), self.found()));
         };
         self.advance();
         self.attr_path(word, start)
@@ -408,56 +350,36 @@ impl<'a> Parser<'a> {
     /// Splits `[urn:]name[.subAttr]`; the URN is everything before the last ':'.
     fn attr_path(&self, word: &str, start: usize) -> Parsed<AttrPath> {
         let invalid = |reason: String| {
-            format!(
-                "invalid attribute path {} at position {}: {reason}",
-                quote(word),
-                self.position(start)
-            )
+            format!("invalid attribute path {} at position {}: {reason}", quote(word), self.position(start))
         };
         let (urn, rest) = match word.rfind(':') {
             Some(colon) => (Some(&word[..colon]), &word[colon + 1..]),
             None => (None, word),
         };
         if let Some(urn) = urn {
-            let is_urn = urn.len() > 4
-                && urn
-                    .get(..4)
-                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("urn:"));
+            let is_urn = urn.len() > 4 && urn.get(..4).is_some_and(|scheme| scheme.eq_ignore_ascii_case("urn:"));
             if !is_urn {
-                return Err(invalid(format!(
-                    "the schema prefix {} is not a URN",
-                    quote(urn)
-                )));
+                return Err(invalid(format!("the schema prefix {} is not a URN", quote(urn))));
             }
         }
         let mut names = rest.split('.');
         let name = names.next().unwrap_or_default();
         let sub_attr = names.next();
         if names.next().is_some() {
-            return Err(invalid(
-                "only one level of sub-attribute is allowed".to_string(),
-            ));
+            return Err(invalid("only one level of sub-attribute is allowed".to_string()));
         }
         check_name(name).map_err(&invalid)?;
         if let Some(sub_attr) = sub_attr {
             check_name(sub_attr).map_err(&invalid)?;
         }
-        Ok(AttrPath {
-            urn: urn.map(str::to_string),
-            name: name.to_string(),
-            sub_attr: sub_attr.map(str::to_string),
-        })
+        Ok(AttrPath { urn: urn.map(str::to_string), name: name.to_string(), sub_attr: sub_attr.map(str::to_string) })
     }
 
     /// The name in a `.subAttr` word that follows a value filter's `]`.
     fn sub_attr_name(&self, word: &str, start: usize) -> Parsed<String> {
         let name = &word[1..];
         check_name(name).map_err(|reason| {
-            format!(
-                "invalid sub-attribute {} at position {}: {reason}",
-                quote(word),
-                self.position(start)
-            )
+            format!("invalid sub-attribute {} at position {}: {reason}", quote(word), self.position(start))
         })?;
         Ok(name.to_string())
     }
@@ -469,19 +391,12 @@ fn check_name(name: &str) -> Result<(), String> {
     match chars.next() {
         None => return Err("an attribute name is missing".to_string()),
         Some(first) if !(first.is_ascii_alphabetic() || first == '$') => {
-            return Err(format!(
-                "attribute name {} must start with a letter",
-                quote(name)
-            ))
+            return Err(format!("attribute name {} must start with a letter", quote(name)))
         }
         Some(_) => {}
     }
     match chars.find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
-        Some(bad) => Err(format!(
-            "attribute name {} contains {}",
-            quote(name),
-            quote(&bad.to_string())
-        )),
+        Some(bad) => Err(format!("attribute name {} contains {}", quote(name), quote(&bad.to_string()))),
         None => Ok(()),
     }
 }

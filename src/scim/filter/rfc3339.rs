@@ -63,8 +63,7 @@ pub(super) fn parse(text: &str) -> Option<Instant> {
     if !valid {
         return None;
     }
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_seconds;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some((seconds, nanos))
 }
 
@@ -72,10 +71,7 @@ fn digits(bytes: &[u8], start: usize, count: usize) -> Option<i64> {
     bytes
         .get(start..start + count)?
         .iter()
-        .try_fold(0, |value, byte| {
-            byte.is_ascii_digit()
-                .then(|| value * 10 + i64::from(byte - b'0'))
-        })
+        .try_fold(0, |value, byte| byte.is_ascii_digit().then(|| value * 10 + i64::from(byte - b'0')))
 }
 
 /// `count` digits after one of the `separators` at `separator_at`.
@@ -125,10 +121,7 @@ mod tests {
             ("2011-05-13t04:42:34z", Some((1_305_261_754, 0))),
             ("2011-05-13 04:42:34Z", Some((1_305_261_754, 0))),
             ("2011-05-13T04:42:34.5Z", Some((1_305_261_754, 500_000_000))),
-            (
-                "2011-05-13T04:42:34.1234567891Z",
-                Some((1_305_261_754, 123_456_789)),
-            ),
+            ("2011-05-13T04:42:34.1234567891Z", Some((1_305_261_754, 123_456_789))),
             ("2000-02-29T00:00:00Z", Some((951_782_400, 0))),
             ("1969-12-31T23:59:59Z", Some((-1, 0))),
             ("2001-02-29T00:00:00Z", None),

@@ -12,26 +12,15 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 fn attr(name: &str) -> AttrPath {
-    AttrPath {
-        urn: None,
-        name: name.to_string(),
-        sub_attr: None,
-    }
+    AttrPath { urn: None, name: name.to_string(), sub_attr: None }
 }
 
 fn sub(name: &str, sub_attr: &str) -> AttrPath {
-    AttrPath {
-        sub_attr: Some(sub_attr.to_string()),
-        ..attr(name)
-    }
+    AttrPath { sub_attr: Some(sub_attr.to_string()), ..attr(name) }
 }
 
 fn qualified(urn: &str, name: &str, sub_attr: Option<&str>) -> AttrPath {
-    AttrPath {
-        urn: Some(urn.to_string()),
-        name: name.to_string(),
-        sub_attr: sub_attr.map(str::to_string),
-    }
+    AttrPath { urn: Some(urn.to_string()), name: name.to_string(), sub_attr: sub_attr.map(str::to_string) }
 }
 
 fn cmp(path: AttrPath, op: CompareOp, value: Value) -> Filter {
@@ -55,10 +44,7 @@ fn not(inner: Filter) -> Filter {
 }
 
 fn value_path(path: AttrPath, inner: Filter) -> Filter {
-    Filter::ValuePath {
-        path,
-        inner: Box::new(inner),
-    }
+    Filter::ValuePath { path, inner: Box::new(inner) }
 }
 
 fn parse_ok(input: &str) -> Filter {
@@ -67,8 +53,8 @@ fn parse_ok(input: &str) -> Filter {
 
 fn assert_round_trips(filter: &Filter) {
     let printed = filter.to_string();
-    let reparsed = parse_filter(&printed)
-        .unwrap_or_else(|error| panic!("canonical form {printed:?} failed to parse: {error}"));
+    let reparsed =
+        parse_filter(&printed).unwrap_or_else(|error| panic!("canonical form {printed:?} failed to parse: {error}"));
     assert_eq!(&reparsed, filter, "round trip through {printed:?}");
 }
 
@@ -209,10 +195,7 @@ fn grammar_cases() -> Vec<(&'static str, Filter)> {
         ("a Pr aNd b pR", and(a(), b())),
         (
             r#"userName EQ "x" Or userName Eq "y""#,
-            or(
-                cmp(attr("userName"), Eq, json!("x")),
-                cmp(attr("userName"), Eq, json!("y")),
-            ),
+            or(cmp(attr("userName"), Eq, json!("x")), cmp(attr("userName"), Eq, json!("y"))),
         ),
         (r#"x NE "v""#, cmp(attr("x"), Ne, json!("v"))),
         (r#"x CO "v""#, cmp(attr("x"), Co, json!("v"))),
@@ -222,81 +205,44 @@ fn grammar_cases() -> Vec<(&'static str, Filter)> {
         ("x ge 1", cmp(attr("x"), Ge, json!(1))),
         ("x LT 1", cmp(attr("x"), Lt, json!(1))),
         ("x le 1", cmp(attr("x"), Le, json!(1))),
-        (
-            r#"x eq "a\"b\\c\u00e9\n""#,
-            cmp(attr("x"), Eq, json!("a\"b\\c\u{e9}\n")),
-        ),
+        (r#"x eq "a\"b\\c\u00e9\n""#, cmp(attr("x"), Eq, json!("a\"b\\c\u{e9}\n"))),
         (r#"x eq """#, cmp(attr("x"), Eq, json!(""))),
         (r#"x eq "é ü 日本""#, cmp(attr("x"), Eq, json!("é ü 日本"))),
-        (
-            r#"x eq "and or not ( ) [ ] pr""#,
-            cmp(attr("x"), Eq, json!("and or not ( ) [ ] pr")),
-        ),
+        (r#"x eq "and or not ( ) [ ] pr""#, cmp(attr("x"), Eq, json!("and or not ( ) [ ] pr"))),
         ("x eq 42", cmp(attr("x"), Eq, json!(42))),
         ("x eq -7", cmp(attr("x"), Eq, json!(-7))),
         ("x eq 3.25", cmp(attr("x"), Eq, json!(3.25))),
         ("x eq 1e3", cmp(attr("x"), Eq, json!(1000.0))),
         ("x eq -2.5E-2", cmp(attr("x"), Eq, json!(-0.025))),
-        (
-            "x eq 18446744073709551615",
-            cmp(attr("x"), Eq, json!(u64::MAX)),
-        ),
+        ("x eq 18446744073709551615", cmp(attr("x"), Eq, json!(u64::MAX))),
         ("x eq true", cmp(attr("x"), Eq, json!(true))),
         ("x eq FALSE", cmp(attr("x"), Eq, json!(false))),
         ("x eq Null", cmp(attr("x"), Eq, Value::Null)),
         ("x eq TrUe", cmp(attr("x"), Eq, json!(true))),
-        (
-            "  userName \t eq\t\t\"bjensen\"   ",
-            cmp(attr("userName"), Eq, json!("bjensen")),
-        ),
+        ("  userName \t eq\t\t\"bjensen\"   ", cmp(attr("userName"), Eq, json!("bjensen"))),
         ("(  a pr  )  and\t( b pr )", and(a(), b())),
         ("((a pr))", a()),
         ("a pr and(b pr)or(c pr)", or(and(a(), b()), c())),
-        (
-            "emails [ type eq \"work\" ]",
-            value_path(attr("emails"), work()),
-        ),
-        (
-            "emails\t[\ttype   eq \"work\"\t]   and  a pr",
-            and(value_path(attr("emails"), work()), a()),
-        ),
+        ("emails [ type eq \"work\" ]", value_path(attr("emails"), work())),
+        ("emails\t[\ttype   eq \"work\"\t]   and  a pr", and(value_path(attr("emails"), work()), a())),
         (
             r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
-            value_path(
-                attr("members"),
-                cmp(
-                    attr("value"),
-                    Eq,
-                    json!("2819c223-7f76-453a-919d-413861904646"),
-                ),
-            ),
+            value_path(attr("members"), cmp(attr("value"), Eq, json!("2819c223-7f76-453a-919d-413861904646"))),
         ),
         (
             r#"emails[type eq "work"].value eq "a@b.com""#,
-            value_path(
-                attr("emails"),
-                and(work(), cmp(attr("value"), Eq, json!("a@b.com"))),
-            ),
+            value_path(attr("emails"), and(work(), cmp(attr("value"), Eq, json!("a@b.com")))),
         ),
         (
             r#"emails[type eq "work"] .value  EQ "a@b.com""#,
-            value_path(
-                attr("emails"),
-                and(work(), cmp(attr("value"), Eq, json!("a@b.com"))),
-            ),
+            value_path(attr("emails"), and(work(), cmp(attr("value"), Eq, json!("a@b.com")))),
         ),
-        (
-            r#"emails[type eq "work"].value pr"#,
-            value_path(attr("emails"), and(work(), pr(attr("value")))),
-        ),
+        (r#"emails[type eq "work"].value pr"#, value_path(attr("emails"), and(work(), pr(attr("value"))))),
         (
             r#"emails[type eq "work" or type eq "home"].value co "@x""#,
             value_path(
                 attr("emails"),
-                and(
-                    or(work(), cmp(attr("type"), Eq, json!("home"))),
-                    cmp(attr("value"), Co, json!("@x")),
-                ),
+                and(or(work(), cmp(attr("type"), Eq, json!("home"))), cmp(attr("value"), Co, json!("@x"))),
             ),
         ),
         (
@@ -313,38 +259,20 @@ fn grammar_cases() -> Vec<(&'static str, Filter)> {
             r#"emails[not (type eq "work") and (value sw "a" or value sw "b")]"#,
             value_path(
                 attr("emails"),
-                and(
-                    not(work()),
-                    or(
-                        cmp(attr("value"), Sw, json!("a")),
-                        cmp(attr("value"), Sw, json!("b")),
-                    ),
-                ),
+                and(not(work()), or(cmp(attr("value"), Sw, json!("a")), cmp(attr("value"), Sw, json!("b")))),
             ),
         ),
         (
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915""#,
-            cmp(
-                qualified(ENTERPRISE, "manager", Some("value")),
-                Eq,
-                json!("26118915"),
-            ),
+            cmp(qualified(ENTERPRISE, "manager", Some("value")), Eq, json!("26118915")),
         ),
         (
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
-            cmp(
-                qualified(ENTERPRISE, "employeeNumber", None),
-                Eq,
-                json!("701984"),
-            ),
+            cmp(qualified(ENTERPRISE, "employeeNumber", None), Eq, json!("701984")),
         ),
         (
             "URN:IETF:params:scim:schemas:core:2.0:User:Name.GivenName pr",
-            pr(qualified(
-                "URN:IETF:params:scim:schemas:core:2.0:User",
-                "Name",
-                Some("GivenName"),
-            )),
+            pr(qualified("URN:IETF:params:scim:schemas:core:2.0:User", "Name", Some("GivenName"))),
         ),
         ("members.$ref pr", pr(sub("members", "$ref"))),
         ("x-y_z9 pr", pr(attr("x-y_z9"))),
@@ -387,10 +315,7 @@ fn prints_the_canonical_form() {
         ("((a pr and b pr)) or c pr", "a pr and b pr or c pr"),
         ("NOT a pr", "not (a pr)"),
         ("not (a pr or b pr)", "not (a pr or b pr)"),
-        (
-            r#"emails[type eq "work"].value eq "a@b.com""#,
-            r#"emails[type eq "work" and value eq "a@b.com"]"#,
-        ),
+        (r#"emails[type eq "work"].value eq "a@b.com""#, r#"emails[type eq "work" and value eq "a@b.com"]"#),
         (
             r#"emails[type eq "work" or type eq "home"].value pr"#,
             r#"emails[(type eq "work" or type eq "home") and value pr]"#,
@@ -412,24 +337,12 @@ fn prints_the_canonical_form() {
 
 #[test]
 fn round_trips_filters_built_by_hand() {
-    let deep_right = and(
-        pr(attr("a")),
-        and(pr(attr("b")), or(pr(attr("c")), not(pr(attr("d"))))),
-    );
-    let or_in_and = and(
-        or(pr(attr("a")), pr(attr("b"))),
-        or(pr(attr("c")), pr(attr("d"))),
-    );
-    let or_right = or(
-        pr(attr("a")),
-        or(pr(attr("b")), and(pr(attr("c")), pr(attr("d")))),
-    );
+    let deep_right = and(pr(attr("a")), and(pr(attr("b")), or(pr(attr("c")), not(pr(attr("d"))))));
+    let or_in_and = and(or(pr(attr("a")), pr(attr("b"))), or(pr(attr("c")), pr(attr("d"))));
+    let or_right = or(pr(attr("a")), or(pr(attr("b")), and(pr(attr("c")), pr(attr("d")))));
     let in_brackets = value_path(
         qualified(ENTERPRISE, "manager", None),
-        or(
-            cmp(attr("value"), CompareOp::Eq, json!("x")),
-            cmp(attr("displayName"), CompareOp::Sw, json!("\"q\"")),
-        ),
+        or(cmp(attr("value"), CompareOp::Eq, json!("x")), cmp(attr("displayName"), CompareOp::Sw, json!("\"q\""))),
     );
     for filter in [deep_right, or_in_and, or_right, in_brackets] {
         assert_round_trips(&filter);
@@ -441,45 +354,18 @@ fn rejects_malformed_filters_with_a_located_detail() {
     let cases: &[(&str, &str)] = &[
         ("", "filter is empty"),
         ("  \t\n ", "filter is empty"),
-        (
-            r#"userName "bjensen""#,
-            r#"expected a comparison operator after "userName" at position 9"#,
-        ),
-        (
-            "userName",
-            r#"expected a comparison operator after "userName" at position 8, found end of filter"#,
-        ),
-        (
-            "userName and title pr",
-            r#"expected a comparison operator after "userName" at position 9, found "and""#,
-        ),
-        (
-            r#"userName eq "bjensen"#,
-            "unterminated string starting at position 12",
-        ),
-        (
-            r#"userName eq "bjensen\"#,
-            "unterminated string starting at position 12",
-        ),
-        (
-            r#"userName eqq "bjensen""#,
-            r#"unknown operator "eqq" at position 9"#,
-        ),
+        (r#"userName "bjensen""#, r#"expected a comparison operator after "userName" at position 9"#),
+        ("userName", r#"expected a comparison operator after "userName" at position 8, found end of filter"#),
+        ("userName and title pr", r#"expected a comparison operator after "userName" at position 9, found "and""#),
+        (r#"userName eq "bjensen"#, "unterminated string starting at position 12"),
+        (r#"userName eq "bjensen\"#, "unterminated string starting at position 12"),
+        (r#"userName eqq "bjensen""#, r#"unknown operator "eqq" at position 9"#),
         (r#"userName equals "x""#, r#"unknown operator "equals""#),
-        (
-            r#"title pr "x""#,
-            r#""pr" takes no value, found "x" at position 9"#,
-        ),
+        (r#"title pr "x""#, r#""pr" takes no value, found "x" at position 9"#),
         ("title pr true", r#""pr" takes no value"#),
         ("title pr 5", r#""pr" takes no value"#),
-        (
-            "userName eq",
-            r#"expected a comparison value after "eq" at position 11, found end of filter"#,
-        ),
-        (
-            "userName eq ]",
-            r#"expected a comparison value after "eq" at position 12, found "]""#,
-        ),
+        ("userName eq", r#"expected a comparison value after "eq" at position 11, found end of filter"#),
+        ("userName eq ]", r#"expected a comparison value after "eq" at position 12, found "]""#),
         (
             "userName eq bjensen",
             r#"invalid comparison value "bjensen" at position 12; strings must be in double quotes"#,
@@ -488,67 +374,25 @@ fn rejects_malformed_filters_with_a_located_detail() {
         ("x eq -", r#"invalid number "-""#),
         ("x eq 1.", r#"invalid number "1.""#),
         ("x eq 1e999", r#"invalid number "1e999""#),
-        (
-            r#"userName eq "a\qb""#,
-            "invalid escape sequence or control character in the string starting at position 12",
-        ),
-        (
-            "userName eq \"a\u{1}b\"",
-            "invalid escape sequence or control character in the string",
-        ),
+        (r#"userName eq "a\qb""#, "invalid escape sequence or control character in the string starting at position 12"),
+        ("userName eq \"a\u{1}b\"", "invalid escape sequence or control character in the string"),
         (r#"x eq "\u12""#, "invalid escape sequence"),
-        (
-            r#"(userName eq "x""#,
-            r#"missing ")" to close the "(" at position 0"#,
-        ),
-        (
-            r#"a pr and ((b pr) or c pr"#,
-            r#"missing ")" to close the "(" at position 9"#,
-        ),
-        (
-            r#"userName eq "x")"#,
-            r#"unexpected ")" at position 15; expected "and", "or" or end of filter"#,
-        ),
-        (
-            r#"emails[type eq "work""#,
-            r#"missing "]" to close the "[" at position 6"#,
-        ),
-        (
-            r#"emails[type eq "work")"#,
-            r#"unexpected ")" at position 21; expected "and", "or" or "]""#,
-        ),
-        (
-            r#"(a pr]"#,
-            r#"unexpected "]" at position 5; expected "and", "or" or ")""#,
-        ),
-        (
-            "()",
-            r#"expected an attribute path, "not" or "(" at position 1, found ")""#,
-        ),
-        (
-            "title pr and",
-            r#"expected an attribute path, "not" or "(" at position 12, found end of filter"#,
-        ),
-        (
-            "not",
-            r#"expected an attribute path, "not" or "(" at position 3, found end of filter"#,
-        ),
-        (
-            r#"x eq "1" "2""#,
-            r#"unexpected "2" at position 9; expected "and", "or" or end of filter"#,
-        ),
-        (
-            "title pr userName pr",
-            r#"unexpected "userName" at position 9"#,
-        ),
+        (r#"(userName eq "x""#, r#"missing ")" to close the "(" at position 0"#),
+        (r#"a pr and ((b pr) or c pr"#, r#"missing ")" to close the "(" at position 9"#),
+        (r#"userName eq "x")"#, r#"unexpected ")" at position 15; expected "and", "or" or end of filter"#),
+        (r#"emails[type eq "work""#, r#"missing "]" to close the "[" at position 6"#),
+        (r#"emails[type eq "work")"#, r#"unexpected ")" at position 21; expected "and", "or" or "]""#),
+        (r#"(a pr]"#, r#"unexpected "]" at position 5; expected "and", "or" or ")""#),
+        ("()", r#"expected an attribute path, "not" or "(" at position 1, found ")""#),
+        ("title pr and", r#"expected an attribute path, "not" or "(" at position 12, found end of filter"#),
+        ("not", r#"expected an attribute path, "not" or "(" at position 3, found end of filter"#),
+        (r#"x eq "1" "2""#, r#"unexpected "2" at position 9; expected "and", "or" or end of filter"#),
+        ("title pr userName pr", r#"unexpected "userName" at position 9"#),
         (
             r#"emails[type[value eq "x"]]"#,
             r#"a value filter cannot contain another value filter: unexpected "[" at position 11"#,
         ),
-        (
-            "1abc pr",
-            r#"invalid attribute path "1abc" at position 0: attribute name "1abc" must start with a letter"#,
-        ),
+        ("1abc pr", r#"invalid attribute path "1abc" at position 0: attribute name "1abc" must start with a letter"#),
         (
             "a pr and name.familyName.x pr",
             r#"invalid attribute path "name.familyName.x" at position 9: only one level of sub-attribute is allowed"#,
@@ -556,41 +400,22 @@ fn rejects_malformed_filters_with_a_located_detail() {
         ("name. pr", "an attribute name is missing"),
         (".value pr", "an attribute name is missing"),
         ("foo:userName pr", r#"the schema prefix "foo" is not a URN"#),
-        (
-            "urn:ietf:params:scim:schemas:core:2.0:User: pr",
-            "an attribute name is missing",
-        ),
-        (
-            "user!name eq \"x\"",
-            r#"attribute name "user!name" contains "!""#,
-        ),
+        ("urn:ietf:params:scim:schemas:core:2.0:User: pr", "an attribute name is missing"),
+        ("user!name eq \"x\"", r#"attribute name "user!name" contains "!""#),
         ("usér pr", r#"attribute name "usér" contains "é""#),
-        (
-            r#"emails[type eq "work"].1x eq "a""#,
-            r#"invalid sub-attribute ".1x" at position 22"#,
-        ),
+        (r#"emails[type eq "work"].1x eq "a""#, r#"invalid sub-attribute ".1x" at position 22"#),
         (
             r#"emails[type eq "work"].value"#,
             r#"expected a comparison operator after ".value" at position 28, found end of filter"#,
         ),
-        (
-            r#"emails[type eq "work"].value.x eq "y""#,
-            r#"invalid sub-attribute ".value.x""#,
-        ),
-        (
-            r#"displayName eq "é" or x "y""#,
-            r#"expected a comparison operator after "x" at position 24"#,
-        ),
+        (r#"emails[type eq "work"].value.x eq "y""#, r#"invalid sub-attribute ".value.x""#),
+        (r#"displayName eq "é" or x "y""#, r#"expected a comparison operator after "x" at position 24"#),
     ];
     for (input, fragment) in cases {
         let error = parse_filter(input).expect_err(input);
         assert_eq!(error.status, 400, "{input}");
         assert_eq!(error.scim_type, Some(ScimType::InvalidFilter), "{input}");
-        assert!(
-            error.detail.contains(fragment),
-            "{input:?}: detail {:?} lacks {fragment:?}",
-            error.detail
-        );
+        assert!(error.detail.contains(fragment), "{input:?}: detail {:?} lacks {fragment:?}", error.detail);
     }
 }
 
@@ -607,20 +432,13 @@ fn on_small_stack(check: impl FnOnce() + Send + 'static) {
 fn assert_invalid_filter(input: &str, fragment: &str) {
     let error = parse_filter(input).expect_err("limit not enforced");
     assert_eq!(error.scim_type, Some(ScimType::InvalidFilter));
-    assert!(
-        error.detail.contains(fragment),
-        "detail {:?} lacks {fragment:?}",
-        error.detail
-    );
+    assert!(error.detail.contains(fragment), "detail {:?} lacks {fragment:?}", error.detail);
 }
 
 #[test]
 fn survives_100000_open_parentheses_and_a_megabyte_of_input() {
     on_small_stack(|| {
-        assert_invalid_filter(
-            &"(".repeat(100_000),
-            "filter is 100000 bytes long; at most 4096 are allowed",
-        );
+        assert_invalid_filter(&"(".repeat(100_000), "filter is 100000 bytes long; at most 4096 are allowed");
         let megabyte = format!("userName eq \"{}\"", "a".repeat(1 << 20));
         assert_invalid_filter(&megabyte, "bytes long; at most 4096 are allowed");
         let error = parse_patch_path(&megabyte).expect_err("patch path limit");
@@ -633,10 +451,7 @@ fn survives_100000_open_parentheses_and_a_megabyte_of_input() {
 #[test]
 fn limits_length_to_4096_bytes() {
     let prefix = "userName eq \"";
-    let fits = format!(
-        "{prefix}{}\"",
-        "a".repeat(MAX_FILTER_LEN - prefix.len() - 1)
-    );
+    let fits = format!("{prefix}{}\"", "a".repeat(MAX_FILTER_LEN - prefix.len() - 1));
     assert_eq!(fits.len(), MAX_FILTER_LEN);
     assert!(parse_filter(&fits).is_ok());
     let too_long = format!("{prefix}{}\"", "a".repeat(MAX_FILTER_LEN - prefix.len()));
@@ -647,27 +462,15 @@ fn limits_length_to_4096_bytes() {
 fn limits_nesting_to_32_levels() {
     let parens = |depth: usize| format!("{}a pr{}", "(".repeat(depth), ")".repeat(depth));
     let nots = |depth: usize| format!("{}a pr", "not ".repeat(depth));
-    let brackets = |parens: usize| {
-        format!(
-            "emails[{}value pr{}]",
-            "(".repeat(parens),
-            ")".repeat(parens)
-        )
-    };
+    let brackets = |parens: usize| format!("emails[{}value pr{}]", "(".repeat(parens), ")".repeat(parens));
     let mixed = |depth: usize| format!("{}a pr{}", "not (".repeat(depth), ")".repeat(depth));
-    for (fits, too_deep) in [
-        (parens(32), parens(33)),
-        (nots(32), nots(33)),
-        (brackets(31), brackets(32)),
-        (mixed(16), mixed(17)),
-    ] {
+    for (fits, too_deep) in
+        [(parens(32), parens(33)), (nots(32), nots(33)), (brackets(31), brackets(32)), (mixed(16), mixed(17))]
+    {
         assert!(parse_filter(&fits).is_ok(), "{fits}");
         assert_invalid_filter(&too_deep, "filter nests deeper than 32 levels at position");
     }
-    assert_invalid_filter(
-        &parens(33),
-        "filter nests deeper than 32 levels at position 32",
-    );
+    assert_invalid_filter(&parens(33), "filter nests deeper than 32 levels at position 32");
     on_small_stack(|| {
         assert_invalid_filter(&"(".repeat(4000), "nests deeper than 32 levels");
         assert_invalid_filter(&"not ".repeat(1000), "nests deeper than 32 levels");
@@ -697,10 +500,7 @@ fn parses_attribute_paths() {
         ("name.givenName", sub("name", "givenName")),
         ("  meta.lastModified\t", sub("meta", "lastModified")),
         ("members.$ref", sub("members", "$ref")),
-        (
-            "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName",
-            qualified(CORE_USER, "name", Some("givenName")),
-        ),
+        ("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName", qualified(CORE_USER, "name", Some("givenName"))),
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
             qualified(ENTERPRISE, "manager", Some("value")),
@@ -721,29 +521,16 @@ fn parses_attribute_paths() {
 fn rejects_malformed_attribute_paths() {
     let cases = [
         ("", "attribute path is empty"),
-        (
-            r#"userName eq "x""#,
-            r#"unexpected "eq" at position 9; expected end of attribute path"#,
-        ),
+        (r#"userName eq "x""#, r#"unexpected "eq" at position 9; expected end of attribute path"#),
         (r#"emails[type eq "x"]"#, r#"unexpected "[" at position 6"#),
         ("a.b.c", "only one level of sub-attribute is allowed"),
-        (
-            "9lives",
-            r#"attribute name "9lives" must start with a letter"#,
-        ),
-        (
-            "(userName)",
-            r#"expected an attribute path at position 0, found "(""#,
-        ),
+        ("9lives", r#"attribute name "9lives" must start with a letter"#),
+        ("(userName)", r#"expected an attribute path at position 0, found "(""#),
     ];
     for (input, fragment) in cases {
         let error = parse_attr_path(input).expect_err(input);
         assert_eq!(error.scim_type, Some(ScimType::InvalidFilter), "{input}");
-        assert!(
-            error.detail.contains(fragment),
-            "{input:?}: detail {:?} lacks {fragment:?}",
-            error.detail
-        );
+        assert!(error.detail.contains(fragment), "{input:?}: detail {:?} lacks {fragment:?}", error.detail);
     }
 }
 
@@ -761,51 +548,24 @@ fn parses_patch_paths() {
         ),
         (
             r#"emails[type eq "work"].value"#,
-            PatchPath {
-                attr: attr("emails"),
-                filter: Some(work()),
-                sub_attr: Some("value".to_string()),
-            },
+            PatchPath { attr: attr("emails"), filter: Some(work()), sub_attr: Some("value".to_string()) },
         ),
-        (
-            "name.familyName",
-            PatchPath {
-                attr: sub("name", "familyName"),
-                filter: None,
-                sub_attr: None,
-            },
-        ),
+        ("name.familyName", PatchPath { attr: sub("name", "familyName"), filter: None, sub_attr: None }),
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-            PatchPath {
-                attr: qualified(ENTERPRISE, "manager", None),
-                filter: None,
-                sub_attr: None,
-            },
+            PatchPath { attr: qualified(ENTERPRISE, "manager", None), filter: None, sub_attr: None },
         ),
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-            PatchPath {
-                attr: qualified(ENTERPRISE, "manager", Some("value")),
-                filter: None,
-                sub_attr: None,
-            },
+            PatchPath { attr: qualified(ENTERPRISE, "manager", Some("value")), filter: None, sub_attr: None },
         ),
         (
             r#"addresses[type eq "work"].streetAddress"#,
-            PatchPath {
-                attr: attr("addresses"),
-                filter: Some(work()),
-                sub_attr: Some("streetAddress".to_string()),
-            },
+            PatchPath { attr: attr("addresses"), filter: Some(work()), sub_attr: Some("streetAddress".to_string()) },
         ),
         (
             r#"  emails [ type EQ "work" ]  .value "#,
-            PatchPath {
-                attr: attr("emails"),
-                filter: Some(work()),
-                sub_attr: Some("value".to_string()),
-            },
+            PatchPath { attr: attr("emails"), filter: Some(work()), sub_attr: Some("value".to_string()) },
         ),
         (
             r#"members[value eq "a" or value eq "b"]"#,
@@ -818,14 +578,7 @@ fn parses_patch_paths() {
                 sub_attr: None,
             },
         ),
-        (
-            "userName",
-            PatchPath {
-                attr: attr("userName"),
-                filter: None,
-                sub_attr: None,
-            },
-        ),
+        ("userName", PatchPath { attr: attr("userName"), filter: None, sub_attr: None }),
     ];
     for (input, expected) in cases {
         let path = parse_patch_path(input).unwrap_or_else(|error| panic!("{input}: {error}"));
@@ -838,49 +591,21 @@ fn parses_patch_paths() {
 fn rejects_malformed_patch_paths_as_invalid_path() {
     let cases = [
         ("", "path is empty"),
-        (
-            r#"emails[type eq "work""#,
-            r#"missing "]" to close the "[" at position 6"#,
-        ),
-        (
-            r#"emails eq "x""#,
-            r#"unexpected "eq" at position 7; expected end of path"#,
-        ),
-        (
-            r#"emails[type eq "work"] extra"#,
-            r#"unexpected "extra" at position 23; expected end of path"#,
-        ),
-        (
-            r#"emails[type eq "work"].value.display"#,
-            r#"invalid sub-attribute ".value.display" at position 22"#,
-        ),
-        (
-            r#"[type eq "work"]"#,
-            r#"expected an attribute path at position 0, found "[""#,
-        ),
-        (
-            r#"emails[type[value eq "x"]]"#,
-            "a value filter cannot contain another value filter",
-        ),
-        (
-            r#"emails[type eq work]"#,
-            "strings must be in double quotes",
-        ),
-        (
-            r#"emails[]"#,
-            r#"expected an attribute path, "not" or "(" at position 7"#,
-        ),
+        (r#"emails[type eq "work""#, r#"missing "]" to close the "[" at position 6"#),
+        (r#"emails eq "x""#, r#"unexpected "eq" at position 7; expected end of path"#),
+        (r#"emails[type eq "work"] extra"#, r#"unexpected "extra" at position 23; expected end of path"#),
+        (r#"emails[type eq "work"].value.display"#, r#"invalid sub-attribute ".value.display" at position 22"#),
+        (r#"[type eq "work"]"#, r#"expected an attribute path at position 0, found "[""#),
+        (r#"emails[type[value eq "x"]]"#, "a value filter cannot contain another value filter"),
+        (r#"emails[type eq work]"#, "strings must be in double quotes"),
+        (r#"emails[]"#, r#"expected an attribute path, "not" or "(" at position 7"#),
         ("a.b.c", "only one level of sub-attribute is allowed"),
     ];
     for (input, fragment) in cases {
         let error = parse_patch_path(input).expect_err(input);
         assert_eq!(error.status, 400, "{input}");
         assert_eq!(error.scim_type, Some(ScimType::InvalidPath), "{input}");
-        assert!(
-            error.detail.contains(fragment),
-            "{input:?}: detail {:?} lacks {fragment:?}",
-            error.detail
-        );
+        assert!(error.detail.contains(fragment), "{input:?}: detail {:?} lacks {fragment:?}", error.detail);
     }
     let too_deep = format!("emails[{}value pr{}]", "(".repeat(32), ")".repeat(32));
     let error = parse_patch_path(&too_deep).expect_err("depth");
@@ -940,30 +665,19 @@ fn group() -> Value {
 /// `id`, `externalId`, `code` and `members.value` are caseExact, as a schema would say.
 fn schema_case_exact(path: &AttrPath) -> bool {
     let is = |name: &str| path.name.eq_ignore_ascii_case(name);
-    let sub_is = |name: &str| {
-        path.sub_attr
-            .as_deref()
-            .is_some_and(|sub_attr| sub_attr.eq_ignore_ascii_case(name))
-    };
-    path.sub_attr.is_none() && (is("id") || is("externalId") || is("code"))
-        || is("members") && sub_is("value")
+    let sub_is = |name: &str| path.sub_attr.as_deref().is_some_and(|sub_attr| sub_attr.eq_ignore_ascii_case(name));
+    path.sub_attr.is_none() && (is("id") || is("externalId") || is("code")) || is("members") && sub_is("value")
 }
 
 #[test]
 fn matches_the_rfc_examples_against_a_user() {
     let user = bjensen();
-    let expected = [
-        false, false, false, false, true, false, true, false, true, true, true, true, true, false,
-        true, true, true,
-    ];
+    let expected =
+        [false, false, false, false, true, false, true, false, true, true, true, true, true, false, true, true, true];
     let examples = rfc_examples();
     assert_eq!(examples.len(), expected.len());
     for ((input, filter), expected) in examples.into_iter().zip(expected) {
-        assert_eq!(
-            matches(&filter, &user, &schema_case_exact),
-            expected,
-            "{input}"
-        );
+        assert_eq!(matches(&filter, &user, &schema_case_exact), expected, "{input}");
     }
 }
 
@@ -975,35 +689,15 @@ fn matches_resources_by_the_rfc_rules() {
         (&user, r#"userName eq "bjensen@example.com""#, true),
         (&user, r#"USERNAME eq "BJENSEN@EXAMPLE.COM""#, true),
         (&user, r#"userName ne "BJENSEN@EXAMPLE.COM""#, false),
-        (
-            &user,
-            r#"id eq "2819C223-7F76-453A-919D-413861904646""#,
-            false,
-        ),
-        (
-            &user,
-            r#"id eq "2819c223-7f76-453a-919d-413861904646""#,
-            true,
-        ),
+        (&user, r#"id eq "2819C223-7F76-453A-919D-413861904646""#, false),
+        (&user, r#"id eq "2819c223-7f76-453a-919d-413861904646""#, true),
         (&user, r#"name.familyName co "ENS""#, true),
         (&user, r#"NAME.FAMILYNAME sw "jen""#, true),
         (&user, r#"userName ew "@EXAMPLE.com""#, true),
         (&user, r#"userName sw "jensen""#, false),
-        (
-            &user,
-            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
-            true,
-        ),
-        (
-            &user,
-            r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr"#,
-            false,
-        ),
-        (
-            &group,
-            r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr"#,
-            true,
-        ),
+        (&user, r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#, true),
+        (&user, r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr"#, false),
+        (&group, r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr"#, true),
         (&user, "title pr", true),
         (&user, "nickName pr", false),
         (&user, "tags pr", false),
@@ -1013,26 +707,10 @@ fn matches_resources_by_the_rfc_rules() {
         (&user, "emails pr", true),
         (&user, "name pr", true),
         (&user, "active pr", true),
-        (
-            &user,
-            r#"meta.lastModified gt "2011-05-13T04:42:33Z""#,
-            true,
-        ),
-        (
-            &user,
-            r#"meta.lastModified eq "2011-05-13T06:42:34+02:00""#,
-            true,
-        ),
-        (
-            &user,
-            r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#,
-            true,
-        ),
-        (
-            &user,
-            r#"meta.lastModified gt "2011-05-13T00:00:00-05:00""#,
-            false,
-        ),
+        (&user, r#"meta.lastModified gt "2011-05-13T04:42:33Z""#, true),
+        (&user, r#"meta.lastModified eq "2011-05-13T06:42:34+02:00""#, true),
+        (&user, r#"meta.lastModified lt "2011-05-13T05:00:00+00:00""#, true),
+        (&user, r#"meta.lastModified gt "2011-05-13T00:00:00-05:00""#, false),
         (&user, r#"meta.created lt "2010-01-23T04:56:22.5Z""#, true),
         (&user, r#"meta.created ge "2010-01-23T04:56:22.000Z""#, true),
         (&user, r#"meta.created gt "2009""#, true),
@@ -1041,32 +719,12 @@ fn matches_resources_by_the_rfc_rules() {
         (&user, r#"code gt "ABC""#, true),
         (&user, r#"code eq "ABC""#, false),
         (&user, r#"code co "b""#, true),
-        (
-            &user,
-            r#"emails[type eq "work" and value co "@jensen.org"]"#,
-            false,
-        ),
-        (
-            &user,
-            r#"emails.type eq "work" and emails.value co "@jensen.org""#,
-            true,
-        ),
-        (
-            &user,
-            r#"emails[type eq "home" and value co "@JENSEN.org"]"#,
-            true,
-        ),
+        (&user, r#"emails[type eq "work" and value co "@jensen.org"]"#, false),
+        (&user, r#"emails.type eq "work" and emails.value co "@jensen.org""#, true),
+        (&user, r#"emails[type eq "home" and value co "@JENSEN.org"]"#, true),
         (&user, r#"ims[type eq "xmpp"]"#, false),
-        (
-            &user,
-            r#"emails[type eq "work"].value eq "bjensen@example.com""#,
-            true,
-        ),
-        (
-            &user,
-            r#"emails[type eq "home"].value eq "bjensen@example.com""#,
-            false,
-        ),
+        (&user, r#"emails[type eq "work"].value eq "bjensen@example.com""#, true),
+        (&user, r#"emails[type eq "home"].value eq "bjensen@example.com""#, false),
         (&user, r#"emails[type eq "work"].value pr"#, true),
         (&user, r#"emails[type eq "home"].primary pr"#, false),
         (&user, r#"emails eq "babs@jensen.org""#, true),
@@ -1097,16 +755,8 @@ fn matches_resources_by_the_rfc_rules() {
         (&user, "missing eq null", true),
         (&user, "locale eq null", true),
         (&user, "title gt null", false),
-        (
-            &user,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
-            true,
-        ),
-        (
-            &user,
-            r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:EMPLOYEENUMBER eq "701984""#,
-            true,
-        ),
+        (&user, r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#, true),
+        (&user, r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:EMPLOYEENUMBER eq "701984""#, true),
         (
             &user,
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
@@ -1117,31 +767,15 @@ fn matches_resources_by_the_rfc_rules() {
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
             true,
         ),
-        (
-            &user,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName sw "john"]"#,
-            true,
-        ),
+        (&user, r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName sw "john"]"#, true),
         (&user, r#"employeeNumber eq "701984""#, false),
-        (
-            &user,
-            r#"urn:example:custom:2.0:User:employeeNumber eq "701984""#,
-            false,
-        ),
+        (&user, r#"urn:example:custom:2.0:User:employeeNumber eq "701984""#, false),
         (&user, r#"not (userName eq "x")"#, true),
         (&user, "not (title pr)", false),
         (&user, r#"not title pr or userType eq "Employee""#, true),
-        (
-            &user,
-            r#"schemas[value sw "urn:ietf:params:scim:schemas:extension"]"#,
-            true,
-        ),
+        (&user, r#"schemas[value sw "urn:ietf:params:scim:schemas:extension"]"#, true),
         (&user, r#"schemas co "ENTERPRISE""#, true),
-        (
-            &group,
-            r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
-            true,
-        ),
+        (&group, r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#, true),
         (&group, r#"members[value eq "ABC"]"#, false),
         (&group, r#"members[display eq "BOB"]"#, true),
         (&group, r#"members eq "ABC""#, false),
@@ -1149,11 +783,7 @@ fn matches_resources_by_the_rfc_rules() {
     ];
     for (object, input, expected) in cases {
         let filter = parse_ok(input);
-        assert_eq!(
-            matches(&filter, object, &schema_case_exact),
-            *expected,
-            "{input}"
-        );
+        assert_eq!(matches(&filter, object, &schema_case_exact), *expected, "{input}");
     }
 }
 
@@ -1163,10 +793,7 @@ fn asks_case_exact_about_the_full_attribute_path() {
         (r#"userName eq "x""#, vec!["userName"]),
         (r#"emails eq "x""#, vec!["emails.value"]),
         (r#"emails[value eq "x"]"#, vec!["emails.value"]),
-        (
-            r#"emails[type eq "work"].value co "x""#,
-            vec!["emails.type", "emails.value"],
-        ),
+        (r#"emails[type eq "work"].value co "x""#, vec!["emails.type", "emails.value"]),
         (
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "x""#,
             vec!["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"],
@@ -1204,9 +831,7 @@ impl Xorshift {
 }
 
 fn random_path(random: &mut Xorshift) -> AttrPath {
-    let names = [
-        "userName", "emails", "value", "type", "not", "pr", "and", "$ref",
-    ];
+    let names = ["userName", "emails", "value", "type", "not", "pr", "and", "$ref"];
     let urns = [CORE_USER, ENTERPRISE, "urn:x:y"];
     AttrPath {
         urn: (random.below(4) == 0).then(|| urns[random.below(urns.len())].to_string()),
@@ -1227,35 +852,14 @@ fn random_filter(random: &mut Xorshift, depth: usize, in_brackets: bool) -> Filt
         CompareOp::Lt,
         CompareOp::Le,
     ];
-    let values = [
-        json!("bjensen"),
-        json!("a \"quoted\" \\ é\n"),
-        json!(""),
-        json!(42),
-        json!(-2.5),
-        json!(true),
-        Value::Null,
-    ];
-    let choice = if depth == 0 {
-        random.below(2)
-    } else {
-        random.below(6)
-    };
+    let values =
+        [json!("bjensen"), json!("a \"quoted\" \\ é\n"), json!(""), json!(42), json!(-2.5), json!(true), Value::Null];
+    let choice = if depth == 0 { random.below(2) } else { random.below(6) };
     match choice {
-        0 => cmp(
-            random_path(random),
-            ops[random.below(ops.len())],
-            values[random.below(values.len())].clone(),
-        ),
+        0 => cmp(random_path(random), ops[random.below(ops.len())], values[random.below(values.len())].clone()),
         1 => pr(random_path(random)),
-        2 => and(
-            random_filter(random, depth - 1, in_brackets),
-            random_filter(random, depth - 1, in_brackets),
-        ),
-        3 => or(
-            random_filter(random, depth - 1, in_brackets),
-            random_filter(random, depth - 1, in_brackets),
-        ),
+        2 => and(random_filter(random, depth - 1, in_brackets), random_filter(random, depth - 1, in_brackets)),
+        3 => or(random_filter(random, depth - 1, in_brackets), random_filter(random, depth - 1, in_brackets)),
         4 => not(random_filter(random, depth - 1, in_brackets)),
         _ if in_brackets => pr(random_path(random)),
         _ => value_path(random_path(random), random_filter(random, depth - 1, true)),
@@ -1265,8 +869,8 @@ fn random_filter(random: &mut Xorshift, depth: usize, in_brackets: bool) -> Filt
 #[test]
 fn never_panics_and_round_trips_whatever_it_accepts() {
     let fragments = [
-        "a", "[", "]", "(", ")", " ", "\"", "\\", "\"v\"", "eq", "pr", "and", "or", "not", ".",
-        ".value", ":", "urn:x:", "é", "日", "1", "-", "true", "null", "\u{1}",
+        "a", "[", "]", "(", ")", " ", "\"", "\\", "\"v\"", "eq", "pr", "and", "or", "not", ".", ".value", ":",
+        "urn:x:", "é", "日", "1", "-", "true", "null", "\u{1}",
     ];
     let user = bjensen();
     let mut random = Xorshift(0x5EED_CAFE_F00D_D00D);
@@ -1296,8 +900,5 @@ fn never_panics_and_round_trips_whatever_it_accepts() {
             assert_eq!(parse_attr_path(&path.to_string()), Ok(path), "{mutant:?}");
         }
     }
-    assert!(
-        accepted_mutants > 500,
-        "only {accepted_mutants} mutants parsed"
-    );
+    assert!(accepted_mutants > 500, "only {accepted_mutants} mutants parsed");
 }

@@ -1,7 +1,8 @@
 //! Identity-provider tolerance, in one place: each function names the provider that needs it
 //! and is applied at the edge (before the RFC logic), never as special cases in handlers.
 
-mod values;
+pub mod patch;
+pub mod values;
 
 pub use values::*;
 
@@ -35,15 +36,8 @@ mod tests {
     fn okta_put_without_active_keeps_the_stored_value() {
         let current = json!({"userName": "a", "active": false});
         let body = json!({"userName": "a", "name": {"givenName": "A"}});
-        assert_eq!(
-            keep_omitted_on_replace(ResourceKind::User, &body, &current)["active"],
-            json!(false)
-        );
+        assert_eq!(keep_omitted_on_replace(ResourceKind::User, &body, &current)["active"], json!(false));
         let explicit = json!({"userName": "a", "Active": true});
-        assert!(
-            keep_omitted_on_replace(ResourceKind::User, &explicit, &current)
-                .get("active")
-                .is_none()
-        );
+        assert!(keep_omitted_on_replace(ResourceKind::User, &explicit, &current).get("active").is_none());
     }
 }

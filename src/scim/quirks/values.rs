@@ -58,15 +58,9 @@ mod tests {
     #[test]
     fn single_value_as_array_cases() {
         let cases = [
-            (
-                json!({"value": "a@example.com"}),
-                vec![json!({"value": "a@example.com"})],
-            ),
+            (json!({"value": "a@example.com"}), vec![json!({"value": "a@example.com"})]),
             (json!("x"), vec![json!("x")]),
-            (
-                json!([{"value": "a"}, {"value": "b"}]),
-                vec![json!({"value": "a"}), json!({"value": "b"})],
-            ),
+            (json!([{"value": "a"}, {"value": "b"}]), vec![json!({"value": "a"}), json!({"value": "b"})]),
             (json!([]), vec![]),
         ];
         for (input, expected) in cases {

@@ -1,0 +1,209 @@
+//! Running Roster: first start, restarts, several instances, CLI tokens, probes, logs, docs.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[test]
+fn the_suite_runs_on_the_backend_ci_expects() {
+    let db = TestDatabase::new();
+    if let Ok(expected) = std::env::var("ROSTER_TEST_EXPECT_BACKEND") {
+        assert_eq!(expected == "postgres", db.is_postgres(), "ROSTER_TEST_EXPECT_BACKEND={expected}");
+    }
+    let server = start_server(&db, &[("ROSTER_JWT_SECRET", SECRET)]);
+    let scheme = if db.is_postgres() { "postgres" } else { "sqlite" };
+    assert!(server.stdout.iter().any(|l| l.contains(&format!("database: {scheme}://"))), "{:?}", server.stdout);
+    println!("backend under test: {scheme}");
+}
+
+#[test]
+fn health_and_readiness_need_no_token() {
+    let app = TestApp::spawn();
+    assert_eq!(app.client.get(app.url("/healthz")).send().unwrap().status(), 200);
+    let ready: Value = app.client.get(app.url("/readyz")).send().unwrap().json().unwrap();
+    assert_eq!(ready["status"], "ready");
+}
+
+#[test]
+fn first_start_prints_a_token_and_a_curl_line_that_creates_a_user() {
+    let db = TestDatabase::new();
+    let server = start_server(&db, &[]);
+    let output = server.stdout.join("\n");
+    let token = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export ROSTER_TOKEN="))
+        .unwrap_or_else(|| panic!("no token printed: {output}"))
+        .to_string();
+    let curl = output.lines().map(str::trim).find(|l| l.starts_with("curl ")).expect("curl line");
+    let result = std::process::Command::new("bash").arg("-c").arg(curl).env("ROSTER_TOKEN", &token).output().unwrap();
+    let created: Value = serde_json::from_slice(&result.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&result.stdout)));
+    assert_eq!(created["userName"], "bjensen@example.com");
+    let id = id_of(&created);
+
+    // A restart reuses the stored secret: the old token works and the user is still there.
+    drop(server);
+    let again = start_server(&db, &[]);
+    assert!(!again.stdout.join("\n").contains("export ROSTER_TOKEN"), "no new token on later starts");
+    let client = reqwest::blocking::Client::new();
+    let fetched: Value =
+        client.get(format!("{}/scim/v2/Users/{id}", again.base)).bearer_auth(&token).send().unwrap().json().unwrap();
+    assert_eq!(fetched["userName"], "bjensen@example.com");
+    assert_eq!(fetched["meta"]["version"], created["meta"]["version"]);
+
+    // `roster token create` on the same database signs tokens the server accepts.
+    let (ok, cli_token, stderr) =
+        run_cli(&db, &["token", "create", "--tenant", "default", "--scope", "scim:read", "--ttl", "1h"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("jti"), "{stderr}");
+    let listed: Value = client
+        .get(format!("{}/scim/v2/Users", again.base))
+        .bearer_auth(cli_token.trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["totalResults"], 1);
+}
+
+#[test]
+fn data_survives_a_restart() {
+    let db = TestDatabase::new();
+    let env = [("ROSTER_JWT_SECRET", SECRET)];
+    let server = start_server(&db, &env);
+    let client = reqwest::blocking::Client::new();
+    let token = token("acme", ALL_SCOPES);
+    let created: Value = client
+        .post(format!("{}/scim/v2/Users", server.base))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({"schemas": [USER_SCHEMA], "userName": "persistent"}).to_string())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    drop(server);
+    let restarted = start_server(&db, &env);
+    let fetched: Value = client
+        .get(format!("{}/scim/v2/Users/{}", restarted.base, id_of(&created)))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(without_location(fetched), without_location(created));
+}
+
+/// Locations name the instance that answered (its host and port); everything else must match.
+fn without_location(mut resource: Value) -> Value {
+    resource["meta"].as_object_mut().expect("meta").remove("location");
+    resource
+}
+
+#[test]
+fn two_instances_on_one_database_are_interchangeable() {
+    let db = TestDatabase::new();
+    let env = [("ROSTER_JWT_SECRET", SECRET)];
+    let (one, two) = (start_server(&db, &env), start_server(&db, &env));
+    let client = reqwest::blocking::Client::new();
+    let token = token("acme", ALL_SCOPES);
+    let post = |base: &str, name: &str| {
+        client
+            .post(format!("{base}/scim/v2/Users"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/scim+json")
+            .body(json!({"schemas": [USER_SCHEMA], "userName": name}).to_string())
+            .send()
+            .unwrap()
+    };
+    let created: Value = post(&one.base, "roams").json().unwrap();
+    let path = format!("/scim/v2/Users/{}", id_of(&created));
+    let seen: Value = client.get(format!("{}{path}", two.base)).bearer_auth(&token).send().unwrap().json().unwrap();
+    assert_eq!(without_location(seen), without_location(created.clone()));
+    assert_eq!(post(&two.base, "ROAMS").status(), 409, "uniqueness holds across instances");
+    let replaced = client
+        .put(format!("{}{path}", two.base))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/scim+json")
+        .header("If-Match", created["meta"]["version"].as_str().unwrap())
+        .body(json!({"schemas": [USER_SCHEMA], "userName": "roams", "title": "moved"}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(replaced.status(), 200);
+    let stale = client
+        .delete(format!("{}{path}", one.base))
+        .bearer_auth(&token)
+        .header("If-Match", created["meta"]["version"].as_str().unwrap())
+        .send()
+        .unwrap();
+    assert_scim_error(stale, 412, None);
+    let jti = uuid::Uuid::new_v4().to_string();
+    let revocable =
+        token_with(json!({"sub": "t", "tenant": "acme", "scope": ALL_SCOPES, "exp": now() + 600, "jti": jti}));
+    assert!(run_cli(&db, &["token", "revoke", &jti], &[]).0);
+    for base in [&one.base, &two.base] {
+        let response = client.get(format!("{base}/scim/v2/Users")).bearer_auth(&revocable).send().unwrap();
+        assert_eq!(response.status(), 401, "revocation holds on {base}");
+    }
+}
+
+#[test]
+fn the_served_openapi_document_equals_the_committed_one() {
+    let app = TestApp::spawn();
+    let served: Value = app.client.get(app.url("/openapi.json")).send().unwrap().json().unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("openapi/openapi.json exists"))
+        .expect("committed document is JSON");
+    assert!(
+        served == committed,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and review the diff"
+    );
+    let (ok, printed, _) = run_cli(&app.db, &["openapi"], &[]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&printed).unwrap(), committed);
+    for (path, item) in committed["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(operation["operationId"].is_string(), "{method} {path} has an operationId");
+            assert!(
+                operation["responses"].as_object().unwrap().len() >= 2 || path.ends_with("z"),
+                "{method} {path} documents errors"
+            );
+        }
+    }
+    assert_eq!(committed["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[test]
+fn the_docs_page_and_its_assets_are_served_from_the_binary() {
+    let app = TestApp::spawn();
+    let page = app.client.get(app.url("/docs/")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    assert!(!html.contains("cdn") && !html.contains("unpkg"), "no CDN assets");
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"] {
+        let response = app.client.get(app.url(&format!("/docs/{asset}"))).send().unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(response.bytes().unwrap().len() > 100, "{asset}");
+    }
+    let redirect = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert!(redirect.get(app.url("/docs")).send().unwrap().status().is_redirection());
+}
+
+#[test]
+fn each_request_is_logged_once_with_request_id_tenant_and_status_but_never_the_token() {
+    let app = TestApp::spawn();
+    let password = "hunter2-SECRET-password";
+    app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "logged", "password": password}));
+    let response =
+        app.client.get(app.scim("/Users")).bearer_auth(&app.token).header("X-Request-Id", "trace-123").send().unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-123");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = app.server_log();
+    let line = log.lines().find(|l| l.contains("trace-123")).unwrap_or_else(|| panic!("no log line: {log}"));
+    for field in ["tenant", "acme", "GET", "/scim/v2/Users", "200", "latency_ms"] {
+        assert!(line.contains(field), "{field} missing in {line}");
+    }
+    assert!(!log.contains(&app.token), "token leaked into logs");
+    assert!(!log.contains(password), "password leaked into logs");
+}
