@@ -79,6 +79,24 @@ pub struct TestServer {
     process: Child,
 }
 
+impl TestServer {
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.process.kill();

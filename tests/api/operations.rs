@@ -207,3 +207,66 @@ fn each_request_is_logged_once_with_request_id_tenant_and_status_but_never_the_t
     assert!(!log.contains(&app.token), "token leaked into logs");
     assert!(!log.contains(password), "password leaked into logs");
 }
+
+#[test]
+fn flags_beat_environment_which_beats_the_config_file() {
+    let db = TestDatabase::new();
+    let config = db.dir().join("roster.env");
+    std::fs::write(
+        &config,
+        "# Roster settings\nROSTER_MAX_PAGE_SIZE=7\nROSTER_MAX_BODY_BYTES=999999\nROSTER_JWT_SECRET=from-the-config-file-0123456789\n",
+    )
+    .unwrap();
+    // The file sets the page size; the environment overrides the body limit.
+    let server = start_server(&db, &[("ROSTER_CONFIG", config.to_str().unwrap()), ("ROSTER_MAX_BODY_BYTES", "100")]);
+    let client = reqwest::blocking::Client::new();
+    let signed = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "t", "tenant": "acme", "scope": ALL_SCOPES, "exp": now() + 600, "jti": "c"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"from-the-config-file-0123456789"),
+    )
+    .unwrap();
+    let config_doc: Value = client
+        .get(format!("{}/scim/v2/ServiceProviderConfig", server.base))
+        .bearer_auth(&signed)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(config_doc["filter"]["maxResults"], 7, "value from the config file");
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "x".repeat(200)}).to_string();
+    let too_big = client
+        .post(format!("{}/scim/v2/Users", server.base))
+        .bearer_auth(&signed)
+        .header("Content-Type", "application/scim+json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(too_big.status(), 413, "environment beats the file");
+
+    // A flag beats the environment.
+    let (ok, stdout, stderr) = run_cli(
+        &db,
+        &["--config", config.to_str().unwrap(), "token", "create", "--tenant", "acme", "--jwt-secret", SECRET],
+        &[("ROSTER_JWT_SECRET", "ignored-because-a-flag-is-given")],
+    );
+    assert!(ok, "{stderr}");
+    let claims = jsonwebtoken::decode::<Value>(
+        stdout.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    );
+    assert!(claims.is_ok(), "token signed with the flag's secret");
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let db = TestDatabase::new();
+    let mut server = start_server(&db, &[("ROSTER_JWT_SECRET", SECRET)]);
+    let pid = server.pid();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+    let exited = server.wait_for_exit(std::time::Duration::from_secs(15)).expect("exits after SIGTERM");
+    assert!(exited.success(), "clean exit status: {exited:?}");
+    assert!(std::fs::read_to_string(&server.log_path).unwrap().contains("roster stopped"));
+}
