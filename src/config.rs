@@ -99,6 +99,20 @@ pub struct ServeSettings {
     #[arg(long, env = "ROSTER_GROUP_PATCH_NO_CONTENT", default_value_t = false)]
     pub group_patch_no_content: bool,
 
+    /// Most operations one /Bulk request may carry (advertised as bulk.maxOperations; more get 413).
+    #[arg(long, env = "ROSTER_BULK_MAX_OPERATIONS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub bulk_max_operations: u64,
+
+    /// Largest /Bulk request body in bytes (advertised as bulk.maxPayloadSize; larger get 413). At most
+    /// ROSTER_MAX_BODY_BYTES; default 1 MiB, or ROSTER_MAX_BODY_BYTES when that is smaller.
+    #[arg(long, env = "ROSTER_BULK_MAX_PAYLOAD_BYTES")]
+    pub bulk_max_payload_bytes: Option<usize>,
+
+    /// Comma-separated JSON files, each registering a custom schema extension for Users or Groups
+    /// (format: docs/custom-schemas.md).
+    #[arg(long, env = "ROSTER_SCHEMA_EXTENSIONS", value_delimiter = ',')]
+    pub schema_extensions: Vec<PathBuf>,
+
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "ROSTER_WORKERS")]
     pub workers: Option<usize>,

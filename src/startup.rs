@@ -2,6 +2,7 @@
 //! (port 0 picks a free port) and builds the HTTP server.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use crate::api::{application, AppState};
 use crate::auth::{ensure_stored_secret, parse_scopes, TokenRequest, TokenVerifier};
 use crate::config::{DatabaseSettings, ServeSettings};
 use crate::provision::Provisioner;
-use crate::scim::discovery::Capabilities;
+use crate::scim::discovery::{BulkLimits, Capabilities};
+use crate::scim::extension::ExtensionDefinition;
 use crate::scim::list::PageLimits;
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{DatabaseUrl, Store};
@@ -23,6 +25,33 @@ pub fn open_store(settings: &DatabaseSettings, schemas: Arc<SchemaRegistry>) -> 
     let url = DatabaseUrl::parse(&settings.database_url);
     Store::open(&url, settings.db_pool_size, schemas)
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", url.redacted()))
+}
+
+/// The standard schemas plus the operator's extension definition files (docs/custom-schemas.md).
+pub fn schema_registry(extension_files: &[PathBuf]) -> anyhow::Result<SchemaRegistry> {
+    let mut registry = SchemaRegistry::standard();
+    for path in extension_files.iter().filter(|path| !path.as_os_str().is_empty()) {
+        let fail = |problem: String| anyhow::anyhow!("schema extension file {}: {problem}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let json = serde_json::from_str(&text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+        let definition = ExtensionDefinition::from_json(&json).map_err(|e| fail(e.detail))?;
+        registry = definition.register(registry).map_err(|e| fail(e.detail))?;
+    }
+    Ok(registry)
+}
+
+/// `/Bulk` limits (RFC 7644 §3.7.4); the payload limit defaults to 1 MiB and may not exceed the
+/// body limit every request is read with.
+fn bulk_limits(settings: &ServeSettings) -> anyhow::Result<BulkLimits> {
+    let max_payload_size = match settings.bulk_max_payload_bytes {
+        Some(bytes) if bytes > settings.max_body_bytes => anyhow::bail!(
+            "ROSTER_BULK_MAX_PAYLOAD_BYTES ({bytes}) must not exceed ROSTER_MAX_BODY_BYTES ({})",
+            settings.max_body_bytes
+        ),
+        Some(bytes) => bytes,
+        None => settings.max_body_bytes.min(1 << 20),
+    };
+    Ok(BulkLimits { max_operations: settings.bulk_max_operations, max_payload_size: max_payload_size as u64 })
 }
 
 /// The HS256 secret from the database, generated on first use; true when generated now.
@@ -38,7 +67,8 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: &ServeSettings) -> anyhow::Result<Application> {
-        let schemas = Arc::new(SchemaRegistry::standard());
+        let schemas = Arc::new(schema_registry(&settings.schema_extensions)?);
+        let bulk = bulk_limits(settings)?;
         let store = open_store(&settings.database, schemas.clone())?;
         let mut first_start = false;
         let key = settings.auth.verification_key(|| {
@@ -75,7 +105,7 @@ impl Application {
             body_limit: settings.max_body_bytes,
             capabilities: Capabilities {
                 patch: true,
-                bulk: None,
+                bulk: Some(bulk),
                 sort: true,
                 etag: true,
                 page: PageLimits { default_count: 100.min(settings.max_page_size), max_count: settings.max_page_size },

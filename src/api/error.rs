@@ -96,14 +96,33 @@ impl ApiError {
     }
 }
 
+impl ErrorResponse {
+    fn new(status: StatusCode, scim_type: Option<&str>, detail: &str) -> ErrorResponse {
+        ErrorResponse {
+            schemas: vec![ERROR_SCHEMA.to_string()],
+            status: status.as_u16().to_string(),
+            scim_type: scim_type.map(str::to_string),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl ApiError {
+    /// The status and SCIM error body of this error, logging the cause when the server is at
+    /// fault. Also used for errors reported inside another response, such as the `response` of a
+    /// failed `/Bulk` operation (RFC 7644 §3.7.3).
+    pub fn status_and_body(&self) -> (StatusCode, ErrorResponse) {
+        let (status, scim_type, detail) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (status, ErrorResponse::new(status, scim_type, &detail))
+    }
+}
+
 /// Renders a SCIM error response with the given parts.
 pub fn error_response(status: StatusCode, scim_type: Option<&str>, detail: &str) -> HttpResponse {
-    let body = ErrorResponse {
-        schemas: vec![ERROR_SCHEMA.to_string()],
-        status: status.as_u16().to_string(),
-        scim_type: scim_type.map(str::to_string),
-        detail: detail.to_string(),
-    };
+    let body = ErrorResponse::new(status, scim_type, detail);
     HttpResponse::build(status).insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).json(body)
 }
 
@@ -113,11 +132,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, scim_type, detail) = self.parts();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
-        let mut response = error_response(status, scim_type, &detail);
+        let (status, body) = self.status_and_body();
+        let mut response =
+            HttpResponse::build(status).insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).json(body);
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -68,45 +68,53 @@ impl FromRequest for ScimBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req.app_data::<web::Data<AppState>>().map_or(1 << 20, |s| s.body_limit);
-        let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_string());
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if let Some(content_type) = content_type {
-                if !is_json_media_type(&content_type) {
-                    return Err(ScimError::new(
-                        415,
-                        None,
-                        format!("unsupported media type \"{content_type}\": send application/scim+json"),
-                    )
-                    .into());
-                }
+        read_json_body(req, payload, limit, format!("request body exceeds the limit of {limit} bytes"))
+    }
+}
+
+/// Reads a SCIM JSON body of at most `limit` bytes: 415 for another media type, 413 with
+/// `too_large` as detail for a longer body, 400 `invalidSyntax` for an empty or unparsable one.
+pub(crate) fn read_json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+    too_large: String,
+) -> Pin<Box<dyn Future<Output = Result<ScimBody, ApiError>>>> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_string());
+    let declared_length =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if let Some(content_type) = content_type {
+            if !is_json_media_type(&content_type) {
+                return Err(ScimError::new(
+                    415,
+                    None,
+                    format!("unsupported media type \"{content_type}\": send application/scim+json"),
+                )
+                .into());
             }
-            let too_large = || ScimError::new(413, None, format!("request body exceeds the limit of {limit} bytes"));
-            if declared_length.is_some_and(|n| n > limit) {
+        }
+        let too_large = || ScimError::new(413, None, too_large.clone());
+        if declared_length.is_some_and(|n| n > limit) {
+            return Err(too_large().into());
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
+            if body.len() + chunk.len() > limit {
                 return Err(too_large().into());
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large().into());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if body.is_empty() {
-                return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required").into());
-            }
-            let value: Value = serde_json::from_slice(&body)
-                .map_err(|e| ScimError::invalid_syntax(format!("request body is not valid JSON: {e}")))?;
-            Ok(ScimBody(value))
-        })
-    }
+            body.extend_from_slice(&chunk);
+        }
+        if body.is_empty() {
+            return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required").into());
+        }
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| ScimError::invalid_syntax(format!("request body is not valid JSON: {e}")))?;
+        Ok(ScimBody(value))
+    })
 }
 
 #[cfg(test)]

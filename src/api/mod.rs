@@ -1,6 +1,7 @@
 //! The HTTP layer: thin actix handlers that extract, call `provision`, and respond.
 //! Routes are registered through utoipa so the OpenAPI document cannot drift from the code.
 
+mod bulk;
 mod discovery;
 pub mod error;
 pub mod extract;
@@ -54,6 +55,7 @@ pub struct AppState {
     tags(
         (name = "Users", description = "SCIM Users"),
         (name = "Groups", description = "SCIM Groups"),
+        (name = "Bulk", description = "Many operations in one request (RFC 7644 §3.7)"),
         (name = "Discovery", description = "Service provider configuration, resource types and schemas"),
         (name = "Operations", description = "Health probes"),
     ),
@@ -114,6 +116,7 @@ pub fn build_app() -> (
                 .service(groups::replace_group)
                 .service(groups::patch_group)
                 .service(groups::delete_group)
+                .service(bulk::run_bulk)
                 .service(discovery::get_service_provider_config)
                 .service(discovery::list_resource_types)
                 .service(discovery::get_resource_type)

@@ -183,6 +183,9 @@ pub struct ServiceProviderConfig {
     pub patch: serde_json::Value,
     pub bulk: serde_json::Value,
     pub filter: serde_json::Value,
+    /// Cursor and index paging (RFC 9865 §4): `cursor`, `index`, `defaultPaginationMethod`,
+    /// `defaultPageSize`, `maxPageSize`, `cursorTimeout`.
+    pub pagination: serde_json::Value,
     pub change_password: serde_json::Value,
     pub sort: serde_json::Value,
     pub etag: serde_json::Value,
@@ -239,4 +242,66 @@ pub struct PatchRequest {
     pub schemas: Vec<String>,
     #[serde(rename = "Operations")]
     pub operations: Vec<PatchOperation>,
+}
+
+/// One operation of a bulk request (RFC 7644 §3.7).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkRequestOperation {
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    #[schema(example = "POST")]
+    pub method: String,
+    /// `/Users` or `/Groups` for POST; `/Users/{id}` or `/Users/bulkId:{bulkId}` for the others.
+    #[schema(example = "/Users")]
+    pub path: String,
+    /// The client's name for the resource a POST creates; other operations refer to it as
+    /// `bulkId:<bulkId>`, in paths and in values such as group members.
+    #[schema(example = "qwerty")]
+    pub bulk_id: Option<String>,
+    /// The version a PUT, PATCH or DELETE requires (as `If-Match`); a mismatch fails it with 412.
+    #[schema(example = "W/\"1\"")]
+    pub version: Option<String>,
+    /// What the operation would send alone: a User, a Group or a PatchOp request; none for DELETE.
+    pub data: Option<serde_json::Value>,
+}
+
+/// A bulk request (`urn:ietf:params:scim:api:messages:2.0:BulkRequest`, RFC 7644 §3.7).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkRequest {
+    #[schema(example = json!(["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]))]
+    pub schemas: Vec<String>,
+    /// Stop after this many failed operations; without it every operation runs.
+    #[schema(example = 1)]
+    pub fail_on_errors: Option<u64>,
+    /// At most `bulk.maxOperations` of `/ServiceProviderConfig`.
+    #[serde(rename = "Operations")]
+    pub operations: Vec<BulkRequestOperation>,
+}
+
+/// The outcome of one operation of a bulk request (RFC 7644 §3.7.3).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkResponseOperation {
+    pub method: String,
+    pub bulk_id: Option<String>,
+    /// URL of the resource created or addressed; absent when a POST failed.
+    pub location: Option<String>,
+    /// The resource's version after a successful POST, PUT or PATCH.
+    pub version: Option<String>,
+    /// The HTTP status the operation would have had alone, as a string.
+    #[schema(example = "201")]
+    pub status: String,
+    /// The SCIM error of a failed operation.
+    pub response: Option<crate::api::error::ErrorResponse>,
+}
+
+/// A bulk response (`urn:ietf:params:scim:api:messages:2.0:BulkResponse`, RFC 7644 §3.7.3).
+#[derive(Serialize, ToSchema)]
+pub struct BulkResponse {
+    #[schema(example = json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]))]
+    pub schemas: Vec<String>,
+    /// In request order; operations not run because `failOnErrors` was reached are absent.
+    #[serde(rename = "Operations")]
+    pub operations: Vec<BulkResponseOperation>,
 }

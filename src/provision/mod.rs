@@ -17,8 +17,10 @@ use crate::store::{
 };
 use crate::tenant::TenantId;
 
+mod bulk;
 mod password;
 
+pub use bulk::{BulkOutcome, BulkSuccess};
 pub use password::{hash_password, verify_password};
 
 /// Why a use case failed: a protocol error to show the caller, or a storage failure.

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, AttrPath, CompareOp, Filter, PatchPath};
 use crate::scim::quirks::patch as patch_quirks;
+use crate::scim::resource::enforce_canonical_values;
 use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceKind, ResourceSchema, SchemaDef};
 
 use values::{
@@ -855,7 +856,8 @@ fn canonical_resource(schema: &ResourceSchema, data: &Value) -> Result<Value, Sc
                 let def = ext
                     .attribute(name)
                     .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute '{}:{name}'", ext.id)))?;
-                if let Some(attr_canonical) = canonical_attribute(def, attr_value, Origin::Stored)? {
+                if let Some(mut attr_canonical) = canonical_attribute(def, attr_value, Origin::Stored)? {
+                    enforce_canonical_values(def, &mut attr_canonical, &format!("{}:{}", ext.id, def.name))?;
                     canonical.insert(def.name.clone(), attr_canonical);
                 }
             }

@@ -87,7 +87,8 @@ pub fn normalize_resource(
                     continue;
                 }
                 let path = format!("{}:{}", extension.id, def.name);
-                if let Some(v) = normalize_value(def, attr_value, &path, &mut ignored)? {
+                if let Some(mut v) = normalize_value(def, attr_value, &path, &mut ignored)? {
+                    enforce_canonical_values(def, &mut v, &path)?;
                     extension_values[index].insert(def.name.clone(), v);
                 }
             }
@@ -309,6 +310,45 @@ fn check_scalar(def: &AttributeDef, value: &Value, path: &str) -> Result<Value, 
         )));
     }
     Err(wrong_type(path, expected, value))
+}
+
+/// Holds a value of an extension attribute to its `canonicalValues` (sub-attributes included),
+/// rewriting each to the canonical spelling; anything else is 400 invalidValue.
+///
+/// RFC 7643 §7 lets a service provider ignore values it does not support. Roster treats the
+/// canonical values of extension schemas, which an operator registers to constrain a value, as a
+/// closed list (matched case-insensitively unless `caseExact`), and the `type` labels of the core
+/// schemas (RFC 7643 §2.4, `"work"`, `"home"`, ...) as suggestions: identity providers send others.
+pub(crate) fn enforce_canonical_values(def: &AttributeDef, value: &mut Value, path: &str) -> Result<(), ScimError> {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                enforce_canonical_values(def, item, path)?;
+            }
+        }
+        Value::Object(fields) if def.attr_type == AttrType::Complex => {
+            for (name, field) in fields.iter_mut() {
+                if let Some(sub) = def.sub_attribute(name) {
+                    enforce_canonical_values(sub, field, &format!("{path}.{}", sub.name))?;
+                }
+            }
+        }
+        Value::String(text) if !def.canonical_values.is_empty() => {
+            let canonical = def
+                .canonical_values
+                .iter()
+                .find(|c| if def.case_exact { *c == text } else { c.to_lowercase() == text.to_lowercase() })
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "attribute '{path}': \"{text}\" is not one of its canonical values {}",
+                        def.canonical_values.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            *text = canonical.clone();
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Standard base64 (RFC 4648 §4), padding optional, as RFC 7643 §2.3.6 requires for binary.
@@ -1039,6 +1079,48 @@ mod tests {
             WriteMode::Replace { existing: &fresh },
         );
         assert!(first_set.is_ok());
+    }
+
+    #[test]
+    fn extension_canonical_values_are_a_closed_list_and_core_type_labels_are_open() {
+        const DEVICE: &str = "urn:example:params:scim:schemas:extension:device:2.0:User";
+        let device = SchemaDef::from_json(&json!({
+            "id": DEVICE,
+            "attributes": [
+                {"name": "platform", "canonicalValues": ["iOS", "macOS"]},
+                {"name": "code", "caseExact": true, "canonicalValues": ["A1"]},
+                {"name": "tags", "multiValued": true, "canonicalValues": ["red", "blue"]},
+                {"name": "site", "type": "complex", "subAttributes": [{"name": "kind", "canonicalValues": ["Office"]}]}
+            ]
+        }))
+        .unwrap();
+        let schema = registry().with_extension(ResourceKind::User, device, false).unwrap().user;
+        let accepted = create(
+            &schema,
+            json!({"userName": "b", "emails": [{"value": "b@x", "type": "Telepathy"}],
+                   DEVICE: {"platform": "MACOS", "code": "A1", "tags": ["RED", "blue"], "site": {"kind": "office"}}}),
+        )
+        .unwrap();
+        assert_eq!(
+            accepted.data[DEVICE],
+            json!({"platform": "macOS", "code": "A1", "tags": ["red", "blue"], "site": {"kind": "Office"}})
+        );
+        assert_eq!(accepted.data["emails"][0]["type"], "Telepathy");
+
+        let cases = [
+            (
+                json!({"platform": "Android"}),
+                "platform': \"Android\" is not one of its canonical values \"iOS\", \"macOS\"",
+            ),
+            (json!({"code": "a1"}), "code': \"a1\" is not one of"),
+            (json!({"tags": ["red", "green"]}), "tags': \"green\" is not one of"),
+            (json!({"site": {"kind": "Home"}}), "site.kind': \"Home\" is not one of"),
+        ];
+        for (values, detail) in cases {
+            let err = create(&schema, json!({"userName": "b", DEVICE: values})).expect_err(&values.to_string());
+            assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{values}");
+            assert!(err.detail.contains(detail), "{values}: {}", err.detail);
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@
 mod helpers;
 
 mod auth;
+mod bulk;
 mod discovery;
 mod errors;
+mod extensions;
 mod groups;
+mod mutability;
 mod operations;
 mod patch;
 mod tenants;
