@@ -262,7 +262,8 @@ fn conflict_detail(error: StoreError, kind: ResourceKind, data: &Value) -> Provi
     }
 }
 
-/// Checks that every member exists in the tenant and learns whether it is a User or a Group.
+/// Checks that every member exists in the tenant and learns whether it is a User or a Group;
+/// keeps the `display` each reference came with.
 fn resolve_members(
     repo: &mut dyn Repository,
     tenant: &TenantId,
@@ -279,7 +280,14 @@ fn resolve_members(
             ScimError::invalid_value(format!("members not found in this tenant: {}", missing.join(", "))).into()
         );
     }
-    Ok(found)
+    let displays: std::collections::HashMap<&str, &str> = members
+        .iter()
+        .filter_map(|m| m.display.as_deref().filter(|d| !d.is_empty()).map(|d| (m.value.as_str(), d)))
+        .collect();
+    Ok(found
+        .into_iter()
+        .map(|member| NewMember { display: displays.get(member.id.as_str()).map(|d| d.to_string()), ..member })
+        .collect())
 }
 
 /// Applies one membership change as SQL set operations; returns how many rows changed.

@@ -109,6 +109,9 @@ impl MembershipSource {
 pub struct NewMember {
     pub id: String,
     pub kind: ResourceKind,
+    /// The `display` the client sent, kept as given (RFC 7643 §4.2: member sub-attributes are
+    /// immutable); `None` shows the member's current name instead.
+    pub display: Option<String>,
 }
 
 /// One member of a group as read back, with the member's current display name.

@@ -450,11 +450,11 @@ impl Repository for SqlRepository<'_> {
             sql.push(" UNION ALL SELECT id, 'Group' AS kind FROM scim_groups WHERE tenant_id = ")
                 .bind_text(tenant.as_str());
             sql.push(" AND id IN (").bind_list(chunk.iter().map(String::as_str)).push(")");
-            found.extend(
-                sql.load::<KindRow>(&mut self.conn)?
-                    .into_iter()
-                    .map(|r| NewMember { kind: kind_from_name(&r.kind), id: r.id }),
-            );
+            found.extend(sql.load::<KindRow>(&mut self.conn)?.into_iter().map(|r| NewMember {
+                kind: kind_from_name(&r.kind),
+                id: r.id,
+                display: None,
+            }));
         }
         Ok(found)
     }
@@ -470,14 +470,17 @@ impl Repository for SqlRepository<'_> {
         let mut added = 0;
         for chunk in members.chunks(200) {
             let mut sql = self.sql();
-            sql.push("INSERT INTO memberships (tenant_id, group_id, member_id, member_type, source, created) VALUES ");
+            sql.push(
+                "INSERT INTO memberships (tenant_id, group_id, member_id, member_type, source, created, display) VALUES ",
+            );
             for (i, member) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
                 sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(group_id).push(", ");
                 sql.bind_text(member.id.as_str()).push(", ").bind_text(kind_name(member.kind)).push(", ");
-                sql.bind_text(source.as_str()).push(", ").bind_text(now.as_str()).push(")");
+                sql.bind_text(source.as_str()).push(", ").bind_text(now.as_str()).push(", ");
+                sql.bind_opt(member.display.as_deref()).push(")");
             }
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
             added += sql.execute(&mut self.conn)?;
@@ -510,7 +513,8 @@ impl Repository for SqlRepository<'_> {
         }
         let mut sql = self.sql();
         sql.push(
-            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+            "SELECT m.group_id, m.member_id, m.member_type, \
+             COALESCE(m.display, u.display_name, u.user_name, g.display_name) AS display \
              FROM memberships m LEFT JOIN scim_users u ON u.id = m.member_id \
              LEFT JOIN scim_groups g ON g.id = m.member_id WHERE m.tenant_id = ",
         );

@@ -327,3 +327,32 @@ pub fn assert_scim_error(response: Response, status: u16, scim_type: Option<&str
 pub fn id_of(resource: &Value) -> String {
     resource["id"].as_str().expect("id").to_string()
 }
+
+/// A PatchOp request body (RFC 7644 §3.5.2) carrying `operations`.
+pub fn patch_op(operations: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+}
+
+impl TestApp {
+    /// Sends `body` verbatim with the given `Content-Type`, as an identity provider would.
+    pub fn send_raw(&self, method: reqwest::Method, path: &str, content_type: &str, body: &str) -> Response {
+        self.authed(self.client.request(method, self.scim(path)), &self.token)
+            .header("Content-Type", content_type)
+            .body(body.to_string())
+            .send()
+            .expect("request")
+    }
+
+    /// The ids of a group's members, sorted.
+    pub fn member_ids(&self, group_id: &str) -> Vec<String> {
+        let group = self.get(&format!("/Groups/{group_id}?attributes=members"));
+        assert_eq!(group.status(), 200, "GET group {group_id}");
+        let group: Value = group.json().expect("json");
+        let mut ids: Vec<String> = group["members"]
+            .as_array()
+            .map(|members| members.iter().map(|m| m["value"].as_str().expect("member value").to_string()).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}

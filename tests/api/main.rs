@@ -4,11 +4,17 @@
 mod helpers;
 
 mod auth;
+mod concurrency;
 mod bulk;
 mod discovery;
 mod errors;
 mod extensions;
 mod groups;
+mod interop_entra;
+mod interop_google;
+mod interop_jumpcloud;
+mod interop_okta;
+mod interop_onelogin;
 mod mutability;
 mod operations;
 mod patch;
