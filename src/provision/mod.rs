@@ -91,7 +91,9 @@ impl Provisioner {
 
     /// POST: validates, stores, and for groups adds the listed members (RFC 7644 §3.3).
     pub fn create(&self, tenant: &TenantId, kind: ResourceKind, body: &Value) -> ProvisionResult<ResourceView> {
-        let normalized = normalize_resource(self.schemas.resource(kind), body, WriteMode::Create)?;
+        let schema = self.schemas.resource(kind);
+        let body = crate::scim::quirks::wrap_bare_references_in_body(schema, body);
+        let normalized = normalize_resource(schema, &body, WriteMode::Create)?;
         let password_hash = normalized.password.as_deref().map(hash_password).transpose()?;
         let id = uuid::Uuid::new_v4().to_string();
         let write = ResourceWrite { data: normalized.data, password_hash };
@@ -130,11 +132,12 @@ impl Provisioner {
         precondition: &Precondition,
     ) -> ProvisionResult<ResourceView> {
         let schema = self.schemas.resource(kind);
+        let body = crate::scim::quirks::wrap_bare_references_in_body(schema, body);
         let mut password_hash: Option<Option<String>> = None;
         self.retrying(|repo| {
             let current = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             precondition.check(&ETag::of(current.version))?;
-            let body = crate::scim::quirks::keep_omitted_on_replace(kind, body, &current.data);
+            let body = crate::scim::quirks::keep_omitted_on_replace(kind, &body, &current.data);
             let normalized = normalize_resource(schema, &body, WriteMode::Replace { existing: &current.data })?;
             if password_hash.is_none() {
                 password_hash = Some(normalized.password.as_deref().map(hash_password).transpose()?);

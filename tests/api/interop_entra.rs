@@ -512,3 +512,29 @@ fn group_patch_answers_204_when_the_setting_asks_for_it() {
     assert_eq!(plain.status(), 204);
     assert_eq!(get_json(&app, &path)["displayName"], "Renamed");
 }
+
+#[test]
+fn the_documented_schema_example_with_a_bare_manager_id_creates_and_replaces_a_user() {
+    let app = TestApp::spawn();
+    let manager = app.create_user("manager@testuser.com");
+    let body = |manager_id: &str| {
+        json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE, "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"],
+            "userName": "bjensen@testuser.com",
+            "id": "48af03ac28ad4fb88478",
+            "externalId": "bjensen",
+            "name": {"familyName": "Jensen", "givenName": "Barbara"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": manager_id},
+            "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User": {"tag": "701984"},
+            "meta": {"resourceType": "User", "created": "2010-01-23T04:56:22Z", "lastModified": "2011-05-13T04:42:34Z"}
+        })
+    };
+    let created = app.post("/Users", &body(&id_of(&manager)));
+    assert_eq!(created.status(), 201, "{}", created.text().unwrap_or_default());
+    let created: Value = created.json().unwrap();
+    assert_eq!(created[ENTERPRISE]["manager"]["value"], id_of(&manager));
+    assert!(created.get("urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User").is_none());
+    let replaced = app.put(&format!("/Users/{}", id_of(&created)), &body("123456"));
+    assert_eq!(replaced.status(), 200);
+    assert_eq!(replaced.json::<Value>().unwrap()[ENTERPRISE]["manager"]["value"], "123456");
+}

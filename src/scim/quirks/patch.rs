@@ -145,16 +145,19 @@ pub fn expand_attribute_path_keys(schema: &ResourceSchema, mut op: PatchOperatio
 /// `{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
 /// "value":"someId"}`, while RFC 7643 §4.3 makes `manager` complex.
 pub fn wrap_bare_references(schema: &ResourceSchema, mut op: PatchOperation) -> PatchOperation {
-    visit_values(schema, &mut op, &|def, value| {
-        if def.attr_type != AttrType::Complex || def.multi_valued || !value.is_string() {
-            return;
-        }
-        if let Some(sub) = def.sub_attribute("value") {
-            let id = value.take();
-            *value = Value::Object(Map::from_iter([(sub.name.clone(), id)]));
-        }
-    });
+    visit_values(schema, &mut op, &wrap_bare_reference);
     op
+}
+
+/// `"id"` → `{"value": "id"}` when `def` is single-valued complex with a `value` sub-attribute.
+pub(super) fn wrap_bare_reference(def: &AttributeDef, value: &mut Value) {
+    if def.attr_type != AttrType::Complex || def.multi_valued || !value.is_string() {
+        return;
+    }
+    if let Some(sub) = def.sub_attribute("value") {
+        let id = value.take();
+        *value = Value::Object(Map::from_iter([(sub.name.clone(), id)]));
+    }
 }
 
 /// Turns `"True"`/`"False"` (any case) into JSON booleans where the target attribute is boolean.
@@ -394,7 +397,8 @@ fn visit_values(schema: &ResourceSchema, op: &mut PatchOperation, edit: &dyn Fn(
     }
 }
 
-fn visit_resource(schema: &ResourceSchema, value: &mut Value, edit: &dyn Fn(&AttributeDef, &mut Value)) {
+/// Calls `edit` on every attribute value of a whole resource body (core and extension attributes).
+pub(super) fn visit_resource(schema: &ResourceSchema, value: &mut Value, edit: &dyn Fn(&AttributeDef, &mut Value)) {
     let Value::Object(attributes) = value else {
         return;
     };
