@@ -105,10 +105,10 @@ impl ManageConnection for ConnectionManager {
             Backend::Sqlite => {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers proceed during a write; the busy timeout makes concurrent
-                // writers wait instead of failing; foreign keys are off by default in SQLite.
+                // The busy timeout comes first so that switching to WAL waits for other connections;
+                // WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
