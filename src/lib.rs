@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod import;
 pub mod provision;
 pub mod scim;
 pub mod startup;

@@ -1,0 +1,167 @@
+//! The same person twice in one file: one user, the last row's values, a warning per extra row.
+//!
+//! Rows are matched to each other the way the runner matches them to stored users (by email,
+//! then username, then external id), so a row that would update the user an earlier row created is
+//! recognised as the same person. Memory grows with the number of distinct keys, not with the
+//! rows' contents.
+//!
+//! The deduper cannot know, while streaming, that a row will be superseded later; it tells the
+//! runner at the later row instead ([`Supersession`]). The runner merges by applying rows in file
+//! order: the later row updates the user the earlier one resolved to, its non-empty cells win, and
+//! the person gets one invitation.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{IssueCode, RowIssue};
+use super::row::PlannedRow;
+
+/// Which key made two rows the same person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// The primary email.
+    Email,
+    /// The username.
+    UserName,
+    /// The external id.
+    ExternalId,
+}
+
+impl KeyKind {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::UserName => "username",
+            Self::ExternalId => "external id",
+        }
+    }
+}
+
+/// "Row `row` supersedes row `supersedes`": both are the person first seen at `first_row`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supersession {
+    /// The later row, whose values win.
+    pub row: u64,
+    /// The previous row of the same person.
+    pub supersedes: u64,
+    /// The first row of the person in the file.
+    pub first_row: u64,
+    /// Which key matched.
+    pub matched_by: KeyKind,
+    /// The key's value.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Person {
+    first_row: u64,
+    last_row: u64,
+}
+
+/// Tracks the people seen so far in a file.
+#[derive(Debug, Default)]
+pub struct FileDeduper {
+    emails: HashMap<Box<str>, usize>,
+    user_names: HashMap<Box<str>, usize>,
+    external_ids: HashMap<Box<str>, usize>,
+    people: Vec<Person>,
+}
+
+impl FileDeduper {
+    /// An empty tracker for one file (or one selection of rows to commit).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Distinct people seen so far.
+    pub fn people(&self) -> usize {
+        self.people.len()
+    }
+
+    /// Records a row. Rows with errors are not imported and are not recorded. A row that repeats an
+    /// earlier person gets a `duplicate_in_file` warning and `supersedes` set; a row whose keys
+    /// point at two different earlier people gets a `conflict` error.
+    pub fn observe(&mut self, row: &mut PlannedRow) -> Option<Supersession> {
+        if row.has_errors() {
+            return None;
+        }
+        let keys: Vec<(KeyKind, String)> = [
+            (KeyKind::Email, row.keys.email.clone()),
+            (KeyKind::UserName, row.keys.user_name.clone()),
+            (KeyKind::ExternalId, row.keys.external_id.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, key)| key.map(|key| (kind, key)))
+        .collect();
+        let found: Vec<(KeyKind, &str, usize)> = keys
+            .iter()
+            .filter_map(|(kind, key)| self.map(*kind).get(key.as_str()).map(|&person| (*kind, key.as_str(), person)))
+            .collect();
+        if let Some((first_kind, first_key, person)) = found.first().copied() {
+            if let Some((kind, key, other)) = found.iter().copied().find(|(_, _, other)| *other != person) {
+                let message = format!(
+                    "{} \"{first_key}\" is the person of row {} but {} \"{key}\" is another person's, in row {}; \
+                     correct one of them",
+                    first_kind.describe(),
+                    self.people[person].last_row,
+                    kind.describe(),
+                    self.people[other].last_row,
+                );
+                row.issues.push(RowIssue::error(row.row, IssueCode::Conflict, message).with_value(key.to_owned()));
+                return None;
+            }
+            let previous = self.people[person];
+            let supersession = Supersession {
+                row: row.row,
+                supersedes: previous.last_row,
+                first_row: previous.first_row,
+                matched_by: first_kind,
+                key: first_key.to_owned(),
+            };
+            self.people[person].last_row = row.row;
+            self.register(&keys, person);
+            row.supersedes = Some(previous.last_row);
+            row.issues.push(
+                RowIssue::warning(
+                    row.row,
+                    IssueCode::DuplicateInFile,
+                    format!(
+                        "same person as row {} ({} \"{}\"); one user is imported with the values of the last row, so \
+                         this row's values replace row {}'s",
+                        previous.last_row,
+                        first_kind.describe(),
+                        supersession.key,
+                        previous.last_row,
+                    ),
+                )
+                .with_value(supersession.key.clone()),
+            );
+            return Some(supersession);
+        }
+        let person = self.people.len();
+        self.people.push(Person { first_row: row.row, last_row: row.row });
+        self.register(&keys, person);
+        None
+    }
+
+    fn map(&self, kind: KeyKind) -> &HashMap<Box<str>, usize> {
+        match kind {
+            KeyKind::Email => &self.emails,
+            KeyKind::UserName => &self.user_names,
+            KeyKind::ExternalId => &self.external_ids,
+        }
+    }
+
+    fn register(&mut self, keys: &[(KeyKind, String)], person: usize) {
+        for (kind, key) in keys {
+            let map = match kind {
+                KeyKind::Email => &mut self.emails,
+                KeyKind::UserName => &mut self.user_names,
+                KeyKind::ExternalId => &mut self.external_ids,
+            };
+            map.entry(key.as_str().into()).or_insert(person);
+        }
+    }
+}
