@@ -4,8 +4,8 @@
 mod helpers;
 
 mod auth;
-mod concurrency;
 mod bulk;
+mod concurrency;
 mod discovery;
 mod errors;
 mod extensions;
