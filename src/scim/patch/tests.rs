@@ -489,8 +489,8 @@ fn user_patch_errors() {
             ScimType::InvalidValue,
         ),
         (
-            "single-valued given an array",
-            json!([{"op": "replace", "path": "title", "value": ["a"]}]),
+            "single-valued given a list of several values",
+            json!([{"op": "replace", "path": "title", "value": ["a", "b"]}]),
             ScimType::InvalidValue,
         ),
         (
