@@ -21,10 +21,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-binary=${ROSTER_BIN:-target/debug/roster}
+target_dir=${CARGO_TARGET_DIR:-target}
+binary=${ROSTER_BIN:-$target_dir/debug/roster}
 if [ -z "${ROSTER_BIN:-}" ] && [ ! -x "$binary" ]; then cargo build --quiet; fi
 
-venv=target/conformance-venv
+venv=$target_dir/conformance-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r conformance/requirements.txt
 
