@@ -95,6 +95,10 @@ pub struct ServeSettings {
     #[arg(long, env = "ROSTER_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
 
+    /// How long a paging cursor stays valid between page requests (advertised as pagination.cursorTimeout), e.g. 1h, 600s.
+    #[arg(long, env = "ROSTER_CURSOR_TIMEOUT", default_value = "1h", value_parser = crate::auth::parse_ttl)]
+    pub cursor_timeout: std::time::Duration,
+
     /// Answer group PATCH with 204 No Content (as Microsoft Entra's SCIM guide advises) instead of 200 with the group.
     #[arg(long, env = "ROSTER_GROUP_PATCH_NO_CONTENT", default_value_t = false)]
     pub group_patch_no_content: bool,

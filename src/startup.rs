@@ -108,7 +108,11 @@ impl Application {
                 bulk: Some(bulk),
                 sort: true,
                 etag: true,
-                page: PageLimits { default_count: 100.min(settings.max_page_size), max_count: settings.max_page_size },
+                page: PageLimits {
+                    default_count: 100.min(settings.max_page_size),
+                    max_count: settings.max_page_size,
+                    cursor_timeout_secs: settings.cursor_timeout.as_secs(),
+                },
             },
             group_patch_no_content: settings.group_patch_no_content,
         });

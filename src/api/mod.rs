@@ -11,6 +11,7 @@ mod logging;
 pub(crate) mod resources;
 mod routes;
 mod schemas;
+mod search;
 mod users;
 
 use actix_web::body::MessageBody;
@@ -55,6 +56,7 @@ pub struct AppState {
     tags(
         (name = "Users", description = "SCIM Users"),
         (name = "Groups", description = "SCIM Groups"),
+        (name = "Search", description = "Queries with a SearchRequest body (RFC 7644 §3.4.3)"),
         (name = "Bulk", description = "Many operations in one request (RFC 7644 §3.7)"),
         (name = "Discovery", description = "Service provider configuration, resource types and schemas"),
         (name = "Operations", description = "Health probes"),
@@ -116,6 +118,9 @@ pub fn build_app() -> (
                 .service(groups::replace_group)
                 .service(groups::patch_group)
                 .service(groups::delete_group)
+                .service(search::search_resources)
+                .service(search::search_users)
+                .service(search::search_groups)
                 .service(bulk::run_bulk)
                 .service(discovery::get_service_provider_config)
                 .service(discovery::list_resource_types)

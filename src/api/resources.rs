@@ -11,15 +11,14 @@ use utoipa::IntoParams;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::AppState;
 use crate::auth::{Principal, Scope};
-use crate::provision::{Relations, ResourceView};
+use crate::provision::{Relations, ResourceView, SearchScope};
 use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
 use crate::scim::filter::AttrPath;
-use crate::scim::list::{list_response, ListParams};
+use crate::scim::list::ListParams;
 use crate::scim::projection::{parse_attribute_list, project};
 use crate::scim::render::{render, Reference, ResourceMeta};
 use crate::scim::schema::ResourceKind;
-use crate::store::{ListQuery, SortSpec};
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), accepted on every read and write.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -47,6 +46,8 @@ pub struct ListQueryParams {
     pub start_index: Option<i64>,
     /// Page size (default 100, capped at the advertised maximum).
     pub count: Option<i64>,
+    /// RFC 9865 cursor paging: empty for the first page, then a `nextCursor` or `previousCursor`.
+    pub cursor: Option<String>,
     /// Comma-separated attributes to return.
     pub attributes: Option<String>,
     /// Comma-separated attributes to leave out.
@@ -242,27 +243,15 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Scope::ScimRead)?;
     let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
-    let request = ListParams {
+    let params = ListParams {
         filter: params.filter,
         sort_by: params.sort_by,
         sort_order: params.sort_order,
         start_index: params.start_index,
         count: params.count,
-    }
-    .parse(state.capabilities.page)?;
-    let query = ListQuery {
-        filter: request.filter,
-        sort: request.sort_by.map(|path| SortSpec { path, descending: request.descending }),
-        start_index: request.start_index,
-        count: request.count,
+        cursor: params.cursor,
     };
-    let relations = projection.needs_relations(kind);
-    let worker = state.clone();
-    let page = web::block(move || worker.provisioner.list(&principal.tenant, kind, &query, relations)).await??;
-    let base = base_url(&state, &req);
-    let resources = page.resources.iter().map(|view| view_json(&state, &base, view, &projection)).collect();
-    let body = list_response(page.total_results, page.start_index, resources);
-    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string()))
+    super::search::respond(SearchScope::One(kind), state, req, principal, params, projection).await
 }
 
 /// Declares the five documented handlers of one resource type (`/Users`, `/Groups`), each a

@@ -143,8 +143,13 @@ pub struct UserListResponse {
     #[schema(example = json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]))]
     pub schemas: Vec<String>,
     pub total_results: u64,
-    pub start_index: u64,
+    /// 1-based index of the first result (index paging; absent with cursor paging).
+    pub start_index: Option<u64>,
     pub items_per_page: u64,
+    /// The cursor of the next page; absent on the last page (RFC 9865).
+    pub next_cursor: Option<String>,
+    /// The cursor of the previous page; absent on the first page (RFC 9865).
+    pub previous_cursor: Option<String>,
     #[serde(rename = "Resources")]
     pub resources: Vec<User>,
 }
@@ -156,8 +161,13 @@ pub struct GroupListResponse {
     #[schema(example = json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]))]
     pub schemas: Vec<String>,
     pub total_results: u64,
-    pub start_index: u64,
+    /// 1-based index of the first result (index paging; absent with cursor paging).
+    pub start_index: Option<u64>,
     pub items_per_page: u64,
+    /// The cursor of the next page; absent on the last page (RFC 9865).
+    pub next_cursor: Option<String>,
+    /// The cursor of the previous page; absent on the first page (RFC 9865).
+    pub previous_cursor: Option<String>,
     #[serde(rename = "Resources")]
     pub resources: Vec<Group>,
 }

@@ -19,9 +19,11 @@ use crate::tenant::TenantId;
 
 mod bulk;
 mod password;
+mod search;
 
 pub use bulk::{BulkOutcome, BulkSuccess};
 pub use password::{hash_password, verify_password};
+pub use search::{Paging, SearchPage, SearchQuery, SearchScope};
 
 /// Why a use case failed: a protocol error to show the caller, or a storage failure.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-/// The `scimType` values of RFC 7644 §3.12, plus `tooLarge`/`tooMany` used by Bulk and paging.
+/// The `scimType` values of RFC 7644 §3.12, plus `tooLarge`/`tooMany` used by Bulk and paging, and
+/// `invalidCursor`/`expiredCursor` of cursor pagination (RFC 9865 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -19,6 +20,8 @@ pub enum ScimType {
     InvalidVers,
     Sensitive,
     TooLarge,
+    InvalidCursor,
+    ExpiredCursor,
 }
 
 impl ScimType {
@@ -36,6 +39,8 @@ impl ScimType {
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
             ScimType::TooLarge => "tooLarge",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
         }
     }
 }

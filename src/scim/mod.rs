@@ -2,6 +2,7 @@
 //! rendering and errors. Pure: no web, database or async types in here.
 
 pub mod bulk;
+pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod etag;

@@ -148,9 +148,12 @@ pub(super) fn push_filter(
             sql.push(")");
         }
         Filter::Not(inner) => {
-            sql.push("NOT (");
+            // A missing attribute makes a comparison NULL; under NOT it must count as false, so
+            // `not (title eq "x")` matches users without a title. Only here: elsewhere a bare
+            // comparison keeps the indexes usable.
+            sql.push("NOT COALESCE((");
             push_filter(sql, schema, tenant, inner)?;
-            sql.push(")");
+            sql.push("), FALSE)");
         }
         Filter::Present(path) => push_attribute_test(sql, schema, tenant, path, None)?,
         Filter::Compare { path, op, value } => push_attribute_test(sql, schema, tenant, path, Some((*op, value)))?,
@@ -313,9 +316,9 @@ fn push_element_filter(sql: &mut Sql, scope: &ElementScope<'_>, filter: &Filter)
             Ok(())
         }
         Filter::Not(inner) => {
-            sql.push("NOT (");
+            sql.push("NOT COALESCE((");
             push_element_filter(sql, scope, inner)?;
-            sql.push(")");
+            sql.push("), FALSE)");
             Ok(())
         }
         Filter::ValuePath { path, .. } => {
@@ -401,10 +404,10 @@ fn op_name(op: CompareOp) -> &'static str {
     }
 }
 
-/// Appends `operand op value` (or `operand pr`) so that a missing value is false, never NULL:
-/// `not (title eq "x")` must match a user without a title.
+/// Appends `operand op value` (or `operand pr`) as a plain comparison, so an indexed column stays
+/// usable; a missing value yields NULL, which `NOT` turns into false (see `push_filter`).
 fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(CompareOp, &Value)>) -> StoreResult<()> {
-    sql.push("COALESCE(");
+    sql.push("(");
     let Some((op, value)) = test else {
         push_operand(sql, operand);
         sql.push(" IS NOT NULL");
@@ -413,7 +416,7 @@ fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(Co
             push_operand(sql, operand);
             sql.push(" <> ''");
         }
-        sql.push(", FALSE)");
+        sql.push(")");
         return Ok(());
     };
     if value.is_null() {
@@ -423,7 +426,7 @@ fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(Co
             CompareOp::Ne => sql.push(" IS NOT NULL"),
             _ => return Err(comparison_value_error(op, value, "a non-null value").into()),
         };
-        sql.push(", FALSE)");
+        sql.push(")");
         return Ok(());
     }
     match kind {
@@ -510,7 +513,7 @@ fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(Co
             }
         }
     }
-    sql.push(", FALSE)");
+    sql.push(")");
     Ok(())
 }
 

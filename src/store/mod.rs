@@ -7,6 +7,7 @@
 
 mod connection;
 mod filter_sql;
+mod listing;
 mod repository;
 mod sql;
 
@@ -14,6 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use connection::{Backend, DatabaseUrl};
+pub use filter_sql::{check_filter, check_sort, UnknownAttributes};
+pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
 pub use repository::SqlRepository;
 
 use crate::scim::error::ScimError;
@@ -187,6 +190,9 @@ pub trait Repository {
     /// Deletes a resource and every membership that names it.
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()>;
     fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page>;
+    /// A page from a position in listing order: a keyset read, so an RFC 9865 cursor page costs
+    /// the same at any depth; or from an offset (RFC 7644 §3.4.2.4 `startIndex`).
+    fn list_page(&mut self, tenant: &TenantId, kind: ResourceKind, query: &PageQuery) -> StoreResult<KeyedPage>;
     /// The stored password hash of a user, if any.
     fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>>;
 

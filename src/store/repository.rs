@@ -6,11 +6,11 @@ use diesel::QueryableByName;
 use serde_json::Value;
 
 use super::connection::{Backend, DbConn};
-use super::filter_sql::{push_filter, push_sort_key};
+use super::listing::{list_page, PageQuery};
 use super::sql::Sql;
 use super::{
-    GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository, ResourceWrite, StoreError,
-    StoreResult, StoredResource,
+    GroupEntry, KeyedPage, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository, ResourceWrite,
+    StoreError, StoreResult, StoredResource,
 };
 use crate::scim::schema::{ResourceKind, SchemaRegistry};
 use crate::tenant::TenantId;
@@ -33,12 +33,6 @@ struct ResourceRow {
     created: String,
     #[diesel(sql_type = Text)]
     last_modified: String,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 #[derive(QueryableByName)]
@@ -88,7 +82,7 @@ pub(super) fn format_timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
+pub(super) fn parse_timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Database(format!("bad timestamp {text:?} in database: {e}")))
@@ -400,38 +394,16 @@ impl Repository for SqlRepository<'_> {
     }
 
     fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page> {
-        let schema = self.schemas.resource(kind);
-        let push_condition = |sql: &mut Sql| -> StoreResult<()> {
-            sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-            if let Some(filter) = &query.filter {
-                sql.push(" AND (");
-                push_filter(sql, schema, tenant, filter)?;
-                sql.push(")");
-            }
-            Ok(())
-        };
+        let mut page = PageQuery::first(query.filter.clone(), query.sort.clone(), query.count);
+        page.skip = query.start_index.saturating_sub(1);
+        page.count_total = true;
+        let page = self.list_page(tenant, kind, &page)?;
+        let resources = page.rows.into_iter().map(|row| row.resource).collect();
+        Ok(Page { total_results: page.total_results.unwrap_or(0), resources })
+    }
 
-        let mut count = self.sql();
-        count.push("SELECT COUNT(*) AS n FROM ").push(table(kind));
-        push_condition(&mut count)?;
-        let total = count.first::<CountRow>(&mut self.conn)?.map_or(0, |r| r.n);
-
-        let mut resources = Vec::new();
-        if query.count > 0 && total > 0 {
-            let mut select = self.select_resources(kind);
-            push_condition(&mut select)?;
-            select.push(" ORDER BY ");
-            if let Some(sort) = &query.sort {
-                push_sort_key(&mut select, schema, &sort.path)?;
-                select.push(if sort.descending { " DESC, " } else { " ASC, " });
-            }
-            select.push("created, id LIMIT ").bind_int(clamp(query.count));
-            select.push(" OFFSET ").bind_int(clamp(query.start_index.saturating_sub(1)));
-            for row in select.load::<ResourceRow>(&mut self.conn)? {
-                resources.push(row.into_resource()?);
-            }
-        }
-        Ok(Page { total_results: u64::try_from(total).unwrap_or(0), resources })
+    fn list_page(&mut self, tenant: &TenantId, kind: ResourceKind, query: &PageQuery) -> StoreResult<KeyedPage> {
+        list_page(&mut self.conn, self.schemas, tenant, kind, query)
     }
 
     fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>> {
@@ -549,8 +521,4 @@ impl Repository for SqlRepository<'_> {
             .map(|r| GroupEntry { user_id: r.user_id, group_id: r.group_id, display: r.display })
             .collect())
     }
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -177,3 +177,24 @@ pub fn urlencode(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn not_matches_users_that_lack_the_attribute_and_plain_filters_use_the_index() {
+    let app = TestApp::spawn();
+    app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "titled", "title": "Boss"}));
+    app.create_user("untitled");
+    let names = |query: &str| -> Vec<String> {
+        let mut names: Vec<String> = app.list(&format!("/Users?filter={}", urlencode(query)))["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(r#"not (title eq "Boss")"#), ["untitled"]);
+    assert_eq!(names(r#"title eq "boss""#), ["titled"]);
+    assert_eq!(names(r#"not (title pr) or userName eq "titled""#), ["titled", "untitled"]);
+    assert_eq!(names(r#"not (emails[type eq "work"])"#), ["titled", "untitled"]);
+}

@@ -1,0 +1,10 @@
+CREATE INDEX users_tenant_external_id ON scim_users (tenant_id, external_id);
+CREATE INDEX users_tenant_display_name ON scim_users (tenant_id, display_name_lower);
+CREATE INDEX users_tenant_last_modified ON scim_users (tenant_id, last_modified);
+CREATE INDEX groups_tenant_external_id ON scim_groups (tenant_id, external_id);
+CREATE INDEX groups_tenant_display_name ON scim_groups (tenant_id, display_name_lower);
+DROP INDEX users_tenant_external_id_order;
+DROP INDEX users_tenant_display_name_order;
+DROP INDEX users_tenant_last_modified_order;
+DROP INDEX groups_tenant_external_id_order;
+DROP INDEX groups_tenant_display_name_order;
