@@ -1,8 +1,10 @@
-//! Translates a parsed SCIM filter (RFC 7644 §3.4.2.2) and a `sortBy` path into SQL.
+//! Translates a parsed SCIM filter (RFC 7644 §3.4.2.2) and a `sortBy` path (§3.4.2.3) into SQL.
 //!
 //! Common attributes use indexed columns (userName, externalId, displayName, id, meta dates) or
 //! side tables (emails, memberships); everything else reads the JSON document with each
-//! backend's JSON functions. Comparisons follow the attribute's type and `caseExact`.
+//! backend's JSON functions. Comparisons follow the attribute's type and `caseExact`. Every
+//! test is two-valued (never SQL NULL), so `not` also matches resources that lack the
+//! attribute, and tests on non-null indexed columns stay plain comparisons an index can answer.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -10,11 +12,28 @@ use serde_json::Value;
 use super::connection::Backend;
 use super::repository::{fold, format_timestamp};
 use super::sql::Sql;
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
-use crate::scim::schema::{AttrType, AttributeDef, ResourceKind, ResourceSchema};
+use crate::scim::schema::{AttrType, AttributeDef, ResourceKind, ResourceSchema, Returned};
 use crate::tenant::TenantId;
+
+/// What an attribute name the resource type's schemas do not define means in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownAttributes {
+    /// 400 `invalidFilter`: a filter on one resource type must name its attributes.
+    Reject,
+    /// The attribute is absent from every resource of the type: for filters at the server root,
+    /// which span resource types with different schemas (RFC 7644 §3.4.2.1).
+    Absent,
+}
+
+/// The resource type a filter is translated for.
+pub(super) struct FilterScope<'a> {
+    pub schema: &'a ResourceSchema,
+    pub tenant: &'a TenantId,
+    pub unknown: UnknownAttributes,
+}
 
 /// How a value is compared in SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +53,24 @@ enum ValueKind {
 #[derive(Debug, Clone)]
 enum Operand {
     /// A column (or aliased column) name.
-    Column(String),
+    Column(&'static str),
     /// A JSON document column plus the key path inside it.
     Json { document: &'static str, keys: Vec<String> },
+}
+
+/// A compared value: where it is, how it compares, and whether it may be missing (SQL NULL).
+struct Target {
+    operand: Operand,
+    kind: ValueKind,
+    nullable: bool,
+}
+
+/// An indexed column of a resource table.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    name: &'static str,
+    kind: ValueKind,
+    nullable: bool,
 }
 
 /// A side table holding one row per element of a multi-valued attribute.
@@ -44,29 +78,37 @@ struct SideTable {
     /// `SELECT <owner> FROM <table>` gives the ids of matching resources.
     table: &'static str,
     owner: &'static str,
-    /// sub-attribute name (lowercase) -> column, kind
-    columns: &'static [(&'static str, &'static str, ValueKind)],
+    /// sub-attribute name (lowercase) -> column
+    columns: &'static [(&'static str, Column)],
 }
 
 const FOLDED_TEXT: ValueKind = ValueKind::Text { case_exact: false, folded: true };
 const EXACT_TEXT: ValueKind = ValueKind::Text { case_exact: true, folded: false };
 const LOOSE_TEXT: ValueKind = ValueKind::Text { case_exact: false, folded: false };
 
+const fn required(name: &'static str, kind: ValueKind) -> Column {
+    Column { name, kind, nullable: false }
+}
+
+const fn optional(name: &'static str, kind: ValueKind) -> Column {
+    Column { name, kind, nullable: true }
+}
+
 const USER_EMAILS: SideTable = SideTable {
     table: "user_emails",
     owner: "user_id",
     columns: &[
-        ("value", "value_lower", FOLDED_TEXT),
-        ("type", "email_type", LOOSE_TEXT),
-        ("primary", "is_primary", ValueKind::Bool),
+        ("value", required("value_lower", FOLDED_TEXT)),
+        ("type", optional("email_type", LOOSE_TEXT)),
+        ("primary", required("is_primary", ValueKind::Bool)),
     ],
 };
 const USER_GROUPS: SideTable =
-    SideTable { table: "memberships", owner: "member_id", columns: &[("value", "group_id", EXACT_TEXT)] };
+    SideTable { table: "memberships", owner: "member_id", columns: &[("value", required("group_id", EXACT_TEXT))] };
 const GROUP_MEMBERS: SideTable = SideTable {
     table: "memberships",
     owner: "group_id",
-    columns: &[("value", "member_id", EXACT_TEXT), ("type", "member_type", LOOSE_TEXT)],
+    columns: &[("value", required("member_id", EXACT_TEXT)), ("type", required("member_type", LOOSE_TEXT))],
 };
 
 fn side_table(kind: ResourceKind, attr: &str) -> Option<&'static SideTable> {
@@ -79,17 +121,18 @@ fn side_table(kind: ResourceKind, attr: &str) -> Option<&'static SideTable> {
 }
 
 /// Indexed columns of the resource tables.
-fn column(kind: ResourceKind, path: &AttrPath) -> Option<(&'static str, ValueKind)> {
+fn column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
     let name = path.name.to_ascii_lowercase();
     let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
     match (kind, name.as_str(), sub.as_deref()) {
-        (_, "id", None) => Some(("id", EXACT_TEXT)),
-        (_, "externalid", None) => Some(("external_id", EXACT_TEXT)),
-        (_, "meta", Some("created")) => Some(("created", ValueKind::Timestamp)),
-        (_, "meta", Some("lastmodified")) => Some(("last_modified", ValueKind::Timestamp)),
-        (ResourceKind::User, "username", None) => Some(("user_name_lower", FOLDED_TEXT)),
-        (ResourceKind::User, "active", None) => Some(("active", ValueKind::Bool)),
-        (_, "displayname", None) => Some(("display_name_lower", FOLDED_TEXT)),
+        (_, "id", None) => Some(required("id", EXACT_TEXT)),
+        (_, "externalid", None) => Some(optional("external_id", EXACT_TEXT)),
+        (_, "meta", Some("created")) => Some(required("created", ValueKind::Timestamp)),
+        (_, "meta", Some("lastmodified")) => Some(required("last_modified", ValueKind::Timestamp)),
+        (ResourceKind::User, "username", None) => Some(required("user_name_lower", FOLDED_TEXT)),
+        (ResourceKind::User, "active", None) => Some(required("active", ValueKind::Bool)),
+        (ResourceKind::User, "displayname", None) => Some(optional("display_name_lower", FOLDED_TEXT)),
+        (ResourceKind::Group, "displayname", None) => Some(required("display_name_lower", FOLDED_TEXT)),
         _ => None,
     }
 }
@@ -98,15 +141,13 @@ fn value_kind(def: &AttributeDef) -> StoreResult<ValueKind> {
     Ok(match def.attr_type {
         AttrType::Boolean => ValueKind::Bool,
         AttrType::Integer | AttrType::Decimal => ValueKind::Number,
-        AttrType::Complex => {
-            return Err(ScimError::invalid_filter(format!(
-                "\"{}\" is a complex attribute: compare one of its sub-attributes",
-                def.name
-            ))
-            .into())
-        }
+        AttrType::Complex => return Err(complex_compared(def).into()),
         _ => ValueKind::Text { case_exact: def.case_exact, folded: false },
     })
+}
+
+fn complex_compared(def: &AttributeDef) -> ScimError {
+    ScimError::invalid_filter(format!("\"{}\" is a complex attribute: compare one of its sub-attributes", def.name))
 }
 
 fn unknown(path: &AttrPath) -> ScimError {
@@ -132,67 +173,102 @@ fn document_keys(
     keys
 }
 
-/// Appends a SQL boolean expression for `filter` on one resource row.
-pub(super) fn push_filter(
-    sql: &mut Sql,
-    schema: &ResourceSchema,
-    tenant: &TenantId,
-    filter: &Filter,
-) -> StoreResult<()> {
+/// Appends a SQL boolean expression for `filter` on one resource row. The expression is never
+/// NULL, so `NOT` inverts it exactly.
+pub(super) fn push_filter(sql: &mut Sql, scope: &FilterScope<'_>, filter: &Filter) -> StoreResult<()> {
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => {
             sql.push("(");
-            push_filter(sql, schema, tenant, a)?;
+            push_filter(sql, scope, a)?;
             sql.push(if matches!(filter, Filter::And(..)) { " AND " } else { " OR " });
-            push_filter(sql, schema, tenant, b)?;
+            push_filter(sql, scope, b)?;
             sql.push(")");
         }
         Filter::Not(inner) => {
-            // A missing attribute makes a comparison NULL; under NOT it must count as false, so
-            // `not (title eq "x")` matches users without a title. Only here: elsewhere a bare
-            // comparison keeps the indexes usable.
-            sql.push("NOT COALESCE((");
-            push_filter(sql, schema, tenant, inner)?;
-            sql.push("), FALSE)");
+            sql.push("NOT (");
+            push_filter(sql, scope, inner)?;
+            sql.push(")");
         }
-        Filter::Present(path) => push_attribute_test(sql, schema, tenant, path, None)?,
-        Filter::Compare { path, op, value } => push_attribute_test(sql, schema, tenant, path, Some((*op, value)))?,
-        Filter::ValuePath { path, inner } => push_value_path(sql, schema, tenant, path, inner)?,
+        Filter::Present(path) => push_attribute_test(sql, scope, path, None)?,
+        Filter::Compare { path, op, value } => push_attribute_test(sql, scope, path, Some((*op, value)))?,
+        Filter::ValuePath { path, inner } => push_value_path(sql, scope, path, inner)?,
     }
+    Ok(())
+}
+
+/// Checks that `filter` can be translated for `schema`: 400 `invalidFilter` naming the first
+/// problem otherwise.
+pub fn check_filter(schema: &ResourceSchema, filter: &Filter) -> Result<(), ScimError> {
+    let tenant = TenantId::parse("check").map_err(ScimError::invalid_value)?;
+    let scope = FilterScope { schema, tenant: &tenant, unknown: UnknownAttributes::Reject };
+    match push_filter(&mut Sql::new(Backend::Sqlite), &scope, filter) {
+        Ok(()) => Ok(()),
+        Err(StoreError::Query(error)) => Err(error),
+        Err(other) => Err(ScimError::invalid_filter(other.to_string())),
+    }
+}
+
+/// Checks that `path` can be sorted by for `schema`: 400 `invalidValue` naming the problem
+/// otherwise (RFC 7644 §3.4.2.3).
+pub fn check_sort(schema: &ResourceSchema, path: &AttrPath) -> Result<(), ScimError> {
+    match sort_expression(schema, path, UnknownAttributes::Reject) {
+        Ok(_) => Ok(()),
+        Err(StoreError::Query(error)) => Err(error),
+        Err(other) => Err(ScimError::invalid_value(other.to_string())),
+    }
+}
+
+/// What a test on an attribute this resource type does not have yields: such an attribute is
+/// absent, so only `ne` holds.
+fn push_absent(sql: &mut Sql, scope: &FilterScope<'_>, path: &AttrPath, test: Option<CompareOp>) -> StoreResult<()> {
+    if scope.unknown == UnknownAttributes::Reject {
+        return Err(unknown(path).into());
+    }
+    sql.push(if test == Some(CompareOp::Ne) { "1 = 1" } else { "1 = 0" });
     Ok(())
 }
 
 /// `path op value` (or `path pr` when `test` is `None`) on the resource itself.
 fn push_attribute_test(
     sql: &mut Sql,
-    schema: &ResourceSchema,
-    tenant: &TenantId,
+    scope: &FilterScope<'_>,
     path: &AttrPath,
     test: Option<(CompareOp, &Value)>,
 ) -> StoreResult<()> {
-    if path.name.eq_ignore_ascii_case("meta") && path.urn.is_none() {
-        if let Some((name, kind)) = column(schema.kind, path) {
-            return push_test(sql, &Operand::Column(name.to_string()), kind, test);
+    let schema = scope.schema;
+    let is_meta = path.name.eq_ignore_ascii_case("meta")
+        && path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(&schema.core.id));
+    if is_meta {
+        if let Some(column) = column(schema.kind, path) {
+            return push_test(sql, path, &column.into(), test);
         }
         if path.sub_attr.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("resourceType")) {
-            let resource_type = match schema.kind {
-                ResourceKind::User => "User",
-                ResourceKind::Group => "Group",
-            };
             let holds = match test {
                 None => true,
-                Some((op, value)) => compare_constant(resource_type, op, value),
+                Some((op, value)) => compare_constant(resource_type_name(schema.kind), op, value),
             };
             sql.push(if holds { "1 = 1" } else { "1 = 0" });
             return Ok(());
         }
-        return Err(unknown(path).into());
+        if path.sub_attr.is_none() && test.is_none() {
+            sql.push("1 = 1");
+            return Ok(());
+        }
+        return Err(ScimError::invalid_filter(format!(
+            "\"{path}\" cannot be filtered: use meta.created, meta.lastModified or meta.resourceType"
+        ))
+        .into());
     }
-    let resolved = schema.resolve(path).ok_or_else(|| unknown(path))?;
-    let is_core = resolved.schema_id.eq_ignore_ascii_case(&schema.core.id) || path.urn.is_none();
+    let Some(resolved) = schema.resolve(path) else {
+        return push_absent(sql, scope, path, test.map(|(op, _)| op));
+    };
+    if resolved.def.returned == Returned::Never {
+        return Err(ScimError::invalid_filter(format!("\"{path}\" is never returned, so it cannot be filtered")).into());
+    }
+    let is_core = resolved.schema_id.eq_ignore_ascii_case(&schema.core.id);
     if is_core {
-        if let Some((name, kind)) = column(schema.kind, path) {
-            return push_test(sql, &Operand::Column(name.to_string()), kind, test);
+        if let Some(column) = column(schema.kind, path) {
+            return push_test(sql, path, &column.into(), test);
         }
     }
     if resolved.def.multi_valued {
@@ -213,79 +289,97 @@ fn push_attribute_test(
             (Some(sub), None) => Some(Filter::Present(AttrPath { urn: None, name: sub, sub_attr: None })),
             (None, _) => None,
         };
-        return push_elements_exist(sql, schema, tenant, &element_path, inner.as_ref());
+        return push_elements_exist(sql, scope, &element_path, inner.as_ref());
     }
     let keys = document_keys(schema, resolved.schema_id, resolved.def, resolved.sub);
     let def = resolved.sub.unwrap_or(resolved.def);
+    let operand = Operand::Json { document: "data", keys };
     if def.attr_type == AttrType::Complex {
-        if test.is_none() {
-            return push_test(sql, &Operand::Json { document: "data", keys }, LOOSE_TEXT, None);
+        if test.is_some() {
+            return Err(complex_compared(def).into());
         }
-        return Err(value_kind(def).unwrap_err());
+        return push_test(sql, path, &Target { operand, kind: LOOSE_TEXT, nullable: true }, None);
     }
-    push_test(sql, &Operand::Json { document: "data", keys }, value_kind(def)?, test)
+    push_test(sql, path, &Target { operand, kind: value_kind(def)?, nullable: true }, test)
+}
+
+impl From<Column> for Target {
+    fn from(column: Column) -> Target {
+        Target { operand: Operand::Column(column.name), kind: column.kind, nullable: column.nullable }
+    }
 }
 
 /// `attr[inner]`: some element of the multi-valued `attr` satisfies `inner`.
-fn push_value_path(
-    sql: &mut Sql,
-    schema: &ResourceSchema,
-    tenant: &TenantId,
-    path: &AttrPath,
-    inner: &Filter,
-) -> StoreResult<()> {
-    let resolved = schema.resolve(path).ok_or_else(|| unknown(path))?;
+fn push_value_path(sql: &mut Sql, scope: &FilterScope<'_>, path: &AttrPath, inner: &Filter) -> StoreResult<()> {
+    let Some(resolved) = scope.schema.resolve(path) else {
+        return push_absent(sql, scope, path, None);
+    };
     if !resolved.def.multi_valued || resolved.sub.is_some() {
         return Err(ScimError::invalid_filter(format!(
             "\"{path}\" is not a multi-valued attribute, so it takes no [filter]"
         ))
         .into());
     }
-    push_elements_exist(sql, schema, tenant, path, Some(inner))
+    push_elements_exist(sql, scope, path, Some(inner))
 }
 
 fn push_elements_exist(
     sql: &mut Sql,
-    schema: &ResourceSchema,
-    tenant: &TenantId,
+    scope: &FilterScope<'_>,
     path: &AttrPath,
     inner: Option<&Filter>,
 ) -> StoreResult<()> {
+    let schema = scope.schema;
     let resolved = schema.resolve(path).ok_or_else(|| unknown(path))?;
-    let is_core = path.urn.is_none() || resolved.schema_id.eq_ignore_ascii_case(&schema.core.id);
+    let is_core = resolved.schema_id.eq_ignore_ascii_case(&schema.core.id);
     if let Some(table) = is_core.then(|| side_table(schema.kind, &resolved.def.name)).flatten() {
         if inner.is_none_or(|f| side_table_covers(table, f)) {
             sql.push("id IN (SELECT ").push(table.owner).push(" FROM ").push(table.table);
-            sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            sql.push(" WHERE tenant_id = ").bind_text(scope.tenant.as_str());
             if let Some(inner) = inner {
-                sql.push(" AND (");
+                sql.push(" AND ");
                 push_element_filter(sql, &ElementScope::Table(table), inner)?;
-                sql.push(")");
             }
             sql.push(")");
             return Ok(());
         }
-        if resolved.def.name != "emails" {
-            return Err(ScimError::invalid_filter(format!("unsupported filter inside \"{path}[...]\"")).into());
+        if !resolved.def.name.eq_ignore_ascii_case("emails") {
+            return Err(ScimError::invalid_filter(format!(
+                "inside \"{path}[...]\" only {} can be filtered",
+                table.columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+            ))
+            .into());
         }
     }
     let keys = document_keys(schema, resolved.schema_id, resolved.def, None);
-    match sql.backend() {
-        Backend::Sqlite => {
-            sql.push("EXISTS (SELECT 1 FROM json_each(data, ").bind_text(sqlite_json_path(&keys)).push(") AS e");
-        }
-        Backend::Postgres => {
-            sql.push("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data #> ");
-            sql.bind_text(pg_text_array(&keys)).push("::text[]) = 'array' THEN data #> ");
-            sql.bind_text(pg_text_array(&keys)).push("::text[] ELSE '[]'::jsonb END) AS e(value)");
-        }
-    }
+    push_json_elements(sql, &keys);
     if let Some(inner) = inner {
         sql.push(" WHERE ");
         push_element_filter(sql, &ElementScope::Json(resolved.def), inner)?;
     }
     sql.push(")");
     Ok(())
+}
+
+/// Opens `EXISTS (SELECT 1 FROM <elements of the JSON array at keys> AS e` with `e.value`
+/// holding each element; the caller adds an optional WHERE and the closing parenthesis.
+fn push_json_elements(sql: &mut Sql, keys: &[String]) {
+    sql.push("EXISTS (SELECT 1 FROM ");
+    push_elements_source(sql, keys);
+}
+
+/// `<elements of the JSON array at keys> AS e`, each element as `e.value`.
+fn push_elements_source(sql: &mut Sql, keys: &[String]) {
+    match sql.backend() {
+        Backend::Sqlite => {
+            sql.push("json_each(data, ").bind_text(sqlite_json_path(keys)).push(") AS e");
+        }
+        Backend::Postgres => {
+            sql.push("jsonb_array_elements(CASE WHEN jsonb_typeof(data #> ");
+            sql.bind_text(pg_text_array(keys)).push("::text[]) = 'array' THEN data #> ");
+            sql.bind_text(pg_text_array(keys)).push("::text[] ELSE '[]'::jsonb END) AS e(value)");
+        }
+    }
 }
 
 /// What the paths inside a `[...]` filter refer to.
@@ -296,7 +390,7 @@ enum ElementScope<'a> {
 
 fn side_table_covers(table: &SideTable, filter: &Filter) -> bool {
     let known =
-        |p: &AttrPath| p.sub_attr.is_none() && table.columns.iter().any(|(name, ..)| p.name.eq_ignore_ascii_case(name));
+        |p: &AttrPath| p.sub_attr.is_none() && table.columns.iter().any(|(name, _)| p.name.eq_ignore_ascii_case(name));
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => side_table_covers(table, a) && side_table_covers(table, b),
         Filter::Not(f) => side_table_covers(table, f),
@@ -316,9 +410,9 @@ fn push_element_filter(sql: &mut Sql, scope: &ElementScope<'_>, filter: &Filter)
             Ok(())
         }
         Filter::Not(inner) => {
-            sql.push("NOT COALESCE((");
+            sql.push("NOT (");
             push_element_filter(sql, scope, inner)?;
-            sql.push("), FALSE)");
+            sql.push(")");
             Ok(())
         }
         Filter::ValuePath { path, .. } => {
@@ -337,19 +431,19 @@ fn push_element_test(
 ) -> StoreResult<()> {
     match scope {
         ElementScope::Table(table) => {
-            let (_, column, kind) = table
+            let (_, column) = table
                 .columns
                 .iter()
-                .find(|(name, ..)| path.name.eq_ignore_ascii_case(name))
+                .find(|(name, _)| path.name.eq_ignore_ascii_case(name))
                 .ok_or_else(|| unknown(path))?;
-            push_test(sql, &Operand::Column((*column).to_string()), *kind, test)
+            push_test(sql, path, &(*column).into(), test)
         }
         ElementScope::Json(parent) => {
             let sub = parent.sub_attribute(&path.name).ok_or_else(|| {
                 ScimError::invalid_filter(format!("\"{}\" has no sub-attribute \"{}\"", parent.name, path.name))
             })?;
-            let keys = vec![sub.name.clone()];
-            push_test(sql, &Operand::Json { document: "e.value", keys }, value_kind(sub)?, test)
+            let operand = Operand::Json { document: "e.value", keys: vec![sub.name.clone()] };
+            push_test(sql, path, &Target { operand, kind: value_kind(sub)?, nullable: true }, test)
         }
     }
 }
@@ -386,32 +480,33 @@ fn push_operand(sql: &mut Sql, operand: &Operand) {
     }
 }
 
-fn comparison_value_error(op: CompareOp, value: &Value, expected: &str) -> ScimError {
-    ScimError::invalid_filter(format!("the \"{}\" operator needs {expected}, got {value}", op_name(op)))
+fn wrong_value(path: &AttrPath, op: CompareOp, value: &Value, expected: &str) -> ScimError {
+    ScimError::invalid_filter(format!("\"{path} {op}\" needs {expected}, got {value}"))
 }
 
-fn op_name(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
-    }
+fn text_only(path: &AttrPath, op: CompareOp, what: &str) -> ScimError {
+    ScimError::invalid_filter(format!("\"{path}\" is {what}: co, sw and ew only apply to strings, not \"{op}\""))
 }
 
-/// Appends `operand op value` (or `operand pr`) as a plain comparison, so an indexed column stays
-/// usable; a missing value yields NULL, which `NOT` turns into false (see `push_filter`).
-fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(CompareOp, &Value)>) -> StoreResult<()> {
-    sql.push("(");
+/// The right-hand side of a comparison, checked against the attribute's type.
+enum Rhs {
+    Text(String),
+    Int(i64),
+    /// A number, bound as text and cast by SQL.
+    Number(String),
+}
+
+/// Appends `target op value` (or `target pr` when `test` is `None`) as a two-valued test: a
+/// missing value makes every operator false except `ne` (as in the in-memory evaluator), so
+/// `not (title eq "x")` matches a user without a title. Non-null columns get a plain comparison,
+/// which the planner can answer from an index.
+fn push_test(sql: &mut Sql, path: &AttrPath, target: &Target, test: Option<(CompareOp, &Value)>) -> StoreResult<()> {
+    let operand = &target.operand;
     let Some((op, value)) = test else {
+        sql.push("(");
         push_operand(sql, operand);
         sql.push(" IS NOT NULL");
-        if matches!(kind, ValueKind::Text { .. }) {
+        if matches!(target.kind, ValueKind::Text { .. }) {
             sql.push(" AND ");
             push_operand(sql, operand);
             sql.push(" <> ''");
@@ -424,97 +519,113 @@ fn push_test(sql: &mut Sql, operand: &Operand, kind: ValueKind, test: Option<(Co
         match op {
             CompareOp::Eq => sql.push(" IS NULL"),
             CompareOp::Ne => sql.push(" IS NOT NULL"),
-            _ => return Err(comparison_value_error(op, value, "a non-null value").into()),
+            _ => return Err(wrong_value(path, op, value, "a value other than null").into()),
         };
-        sql.push(")");
         return Ok(());
     }
-    match kind {
+    let pattern = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    let (rhs, fold_lhs) = match target.kind {
         ValueKind::Bool => {
-            let Some(flag) = value.as_bool() else {
-                return Err(comparison_value_error(op, value, "true or false").into());
-            };
             if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
-                return Err(ScimError::invalid_filter("booleans can only be compared with eq or ne").into());
+                return Err(ScimError::invalid_filter(format!(
+                    "\"{path}\" is a boolean: it can only be compared with eq or ne, not \"{op}\""
+                ))
+                .into());
             }
-            push_operand(sql, operand);
-            sql.push(if op == CompareOp::Eq { " = " } else { " <> " });
+            let flag = value.as_bool().ok_or_else(|| wrong_value(path, op, value, "true or false"))?;
             match (operand, sql.backend()) {
-                (Operand::Json { .. }, Backend::Postgres) => sql.bind_text(flag.to_string()),
-                _ => sql.bind_int(i64::from(flag)),
-            };
+                (Operand::Json { .. }, Backend::Postgres) => (Rhs::Text(flag.to_string()), false),
+                _ => (Rhs::Int(i64::from(flag)), false),
+            }
         }
         ValueKind::Number => {
-            let Some(number) = value.as_f64() else {
-                return Err(comparison_value_error(op, value, "a number").into());
-            };
-            if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                return Err(ScimError::invalid_filter("co, sw and ew only apply to strings").into());
+            if pattern {
+                return Err(text_only(path, op, "a number").into());
             }
-            let cast = match sql.backend() {
-                Backend::Sqlite => "REAL",
-                Backend::Postgres => "double precision",
-            };
-            sql.push("CAST(");
-            push_operand(sql, operand);
-            sql.push(" AS ").push(cast).push(") ").push(ordering_sql(op)).push(" CAST(");
-            sql.bind_text(number.to_string()).push(" AS ").push(cast).push(")");
+            let number = value.as_number().ok_or_else(|| wrong_value(path, op, value, "a number"))?;
+            (Rhs::Number(number.to_string()), false)
         }
         ValueKind::Timestamp => {
-            let text = value.as_str().ok_or_else(|| comparison_value_error(op, value, "a dateTime string"))?;
-            let at = DateTime::parse_from_rfc3339(text)
-                .map_err(|_| ScimError::invalid_filter(format!("\"{text}\" is not an RFC 3339 dateTime")))?;
-            if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                return Err(ScimError::invalid_filter("co, sw and ew only apply to strings").into());
+            if pattern {
+                return Err(text_only(path, op, "a dateTime").into());
             }
-            push_operand(sql, operand);
-            sql.push(" ").push(ordering_sql(op)).push(" ");
-            sql.bind_text(format_timestamp(at.with_timezone(&Utc)));
+            let text = value.as_str().ok_or_else(|| wrong_value(path, op, value, "an RFC 3339 dateTime string"))?;
+            let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
+                ScimError::invalid_filter(format!("\"{path} {op}\" needs an RFC 3339 dateTime, got \"{text}\""))
+            })?;
+            (Rhs::Text(format_timestamp(at.with_timezone(&Utc))), false)
         }
         ValueKind::Text { case_exact, folded } => {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return Err(comparison_value_error(op, value, "a string").into()),
+            let text = value.as_str().ok_or_else(|| wrong_value(path, op, value, "a string in double quotes"))?;
+            let text = if case_exact { text.to_string() } else { fold(text) };
+            (Rhs::Text(text), !case_exact && !folded)
+        }
+    };
+    let push_lhs = |sql: &mut Sql| {
+        if fold_lhs {
+            sql.push("lower(");
+        }
+        if matches!(target.kind, ValueKind::Number) {
+            sql.push("CAST(");
+            push_operand(sql, operand);
+            let cast = number_type(sql.backend());
+            sql.push(" AS ").push(cast).push(")");
+        } else {
+            push_operand(sql, operand);
+        }
+        if fold_lhs {
+            sql.push(")");
+        }
+    };
+    let guard = target.nullable || fold_lhs;
+    if guard {
+        sql.push("(");
+    }
+    push_lhs(sql);
+    match (rhs, op) {
+        (Rhs::Text(text), CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => {
+            let (prefix, suffix) = match op {
+                CompareOp::Co => (true, true),
+                CompareOp::Sw => (false, true),
+                _ => (true, false),
             };
-            let text = if case_exact { text } else { fold(&text) };
-            let lower_operand = !case_exact && !folded;
-            let push_lhs = |sql: &mut Sql| {
-                if lower_operand {
-                    sql.push("lower(");
-                    push_operand(sql, operand);
-                    sql.push(")");
-                } else {
-                    push_operand(sql, operand);
-                }
-            };
-            match op {
-                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                    let (prefix, suffix) = match op {
-                        CompareOp::Co => (true, true),
-                        CompareOp::Sw => (false, true),
-                        _ => (true, false),
-                    };
-                    push_lhs(sql);
-                    if case_exact && sql.backend() == Backend::Sqlite {
-                        // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive match.
-                        let pattern = wrap(&escape_glob(&text), "*", prefix, suffix);
-                        sql.push(" GLOB ").bind_text(pattern);
-                    } else {
-                        let pattern = wrap(&escape_like(&text), "%", prefix, suffix);
-                        sql.push(" LIKE ").bind_text(pattern).push(" ESCAPE '\\'");
-                    }
-                }
-                _ => {
-                    push_lhs(sql);
-                    sql.push(" ").push(ordering_sql(op)).push(" ").bind_text(text);
-                }
+            let case_exact = matches!(target.kind, ValueKind::Text { case_exact: true, .. });
+            if case_exact && sql.backend() == Backend::Sqlite {
+                // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive match.
+                sql.push(" GLOB ").bind_text(wrap(&escape_glob(&text), "*", prefix, suffix));
+            } else {
+                sql.push(" LIKE ").bind_text(wrap(&escape_like(&text), "%", prefix, suffix)).push(" ESCAPE '\\'");
             }
         }
+        (_, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => {
+            return Err(
+                ScimError::invalid_filter(format!("co, sw and ew only apply to strings, not to \"{path}\"")).into()
+            )
+        }
+        (Rhs::Text(text), _) => {
+            sql.push(" ").push(ordering_sql(op)).push(" ").bind_text(text);
+        }
+        (Rhs::Int(n), _) => {
+            sql.push(" ").push(ordering_sql(op)).push(" ").bind_int(n);
+        }
+        (Rhs::Number(n), _) => {
+            let cast = number_type(sql.backend());
+            sql.push(" ").push(ordering_sql(op)).push(" CAST(").bind_text(n).push(" AS ").push(cast).push(")");
+        }
     }
-    sql.push(")");
+    if guard {
+        sql.push(if op == CompareOp::Ne { " OR " } else { " AND " });
+        push_operand(sql, operand);
+        sql.push(if op == CompareOp::Ne { " IS NULL)" } else { " IS NOT NULL)" });
+    }
     Ok(())
+}
+
+fn number_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "REAL",
+        Backend::Postgres => "double precision",
+    }
 }
 
 fn wrap(core: &str, wildcard: &str, prefix: bool, suffix: bool) -> String {
@@ -585,52 +696,208 @@ fn compare_constant(actual: &str, op: CompareOp, value: &Value) -> bool {
     }
 }
 
-/// Appends the ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3): a multi-valued attribute
-/// sorts by its first element's value.
-pub(super) fn push_sort_key(sql: &mut Sql, schema: &ResourceSchema, path: &AttrPath) -> StoreResult<()> {
-    if path.urn.is_none() {
-        if let Some((name, _)) = column(schema.kind, path) {
-            sql.push(name);
-            return Ok(());
+/// The value a listing is ordered by (RFC 7644 §3.4.2.3), as SQL that can be repeated in the
+/// select list, the keyset condition and the ORDER BY of one query.
+#[derive(Debug, Clone)]
+pub(super) struct SortExpression {
+    source: SortSource,
+    kind: ValueKind,
+    nullable: bool,
+    /// No two rows of a tenant share a value (userName, id), so the value alone orders them.
+    unique: bool,
+}
+
+#[derive(Debug, Clone)]
+enum SortSource {
+    Column(&'static str),
+    /// A single-valued attribute in the JSON document.
+    Json(Vec<String>),
+    /// A multi-valued attribute: the `sub` of its primary element, else of its first
+    /// (RFC 7644 §3.4.2.3); `sub` is `None` for arrays of simple values.
+    Elements {
+        keys: Vec<String>,
+        sub: Option<String>,
+    },
+    /// An attribute this resource type does not have: every row sorts as missing.
+    Missing,
+}
+
+impl SortExpression {
+    /// Whether some rows may have no value (they sort last ascending, first descending).
+    pub fn nullable(&self) -> bool {
+        self.nullable
+    }
+
+    /// Whether this is `meta.created`, the order every listing falls back to anyway.
+    pub fn is_creation_order(&self) -> bool {
+        matches!(self.source, SortSource::Column("created"))
+    }
+
+    /// Whether the value alone orders the rows of a tenant, with no ties to break.
+    pub fn unique(&self) -> bool {
+        self.unique
+    }
+
+    /// Appends the expression.
+    pub fn push(&self, sql: &mut Sql) {
+        let fold = matches!(self.kind, ValueKind::Text { case_exact: false, folded: false });
+        let number = self.kind == ValueKind::Number;
+        if fold {
+            sql.push("lower(");
         }
-    }
-    let bad = || ScimError::invalid_value(format!("sortBy: \"{path}\" is not a sortable attribute"));
-    let resolved = schema.resolve(path).ok_or_else(bad)?;
-    let mut keys = document_keys(schema, resolved.schema_id, resolved.def, None);
-    if resolved.def.multi_valued {
-        keys.push("0".to_string());
-        keys.push(resolved.sub.map_or_else(|| "value".to_string(), |s| s.name.clone()));
-    } else if let Some(sub) = resolved.sub {
-        keys.push(sub.name.clone());
-    } else if resolved.def.attr_type == AttrType::Complex {
-        return Err(bad().into());
-    }
-    let json_path = match sql.backend() {
-        Backend::Sqlite => {
-            let mut p = String::from("$");
-            for k in &keys {
-                if k == "0" {
-                    p.push_str("[0]");
-                } else {
-                    p.push_str(&format!(".\"{k}\""));
-                }
+        if number {
+            sql.push("CAST(");
+        }
+        match &self.source {
+            SortSource::Column(name) => {
+                sql.push(name);
             }
-            p
+            SortSource::Json(keys) => push_operand(sql, &Operand::Json { document: "data", keys: keys.clone() }),
+            SortSource::Elements { keys, sub } => push_primary_element(sql, keys, sub.as_deref()),
+            SortSource::Missing => {
+                sql.push("CAST(NULL AS TEXT)");
+            }
         }
-        Backend::Postgres => pg_text_array(&keys),
-    };
-    let case_exact = resolved.sub.unwrap_or(resolved.def).case_exact;
-    if !case_exact {
-        sql.push("lower(");
+        if number {
+            let cast = number_type(sql.backend());
+            sql.push(" AS ").push(cast).push(")");
+        }
+        if fold {
+            sql.push(")");
+        }
     }
+
+    /// Appends the expression as text, the form a cursor carries it in.
+    pub fn push_as_text(&self, sql: &mut Sql) {
+        sql.push("CAST(");
+        self.push(sql);
+        sql.push(" AS TEXT)");
+    }
+
+    /// Appends a bound value read back by [`Self::push_as_text`], cast back to the
+    /// expression's type so that it compares as the expression does.
+    pub fn bind_value(&self, sql: &mut Sql, text: &str) {
+        let cast = match (self.kind, &self.source, sql.backend()) {
+            (ValueKind::Number, _, backend) => Some(number_type(backend)),
+            (ValueKind::Bool, SortSource::Column(_), _) | (ValueKind::Bool, _, Backend::Sqlite) => Some("INTEGER"),
+            _ => None,
+        };
+        match cast {
+            Some(cast) => {
+                sql.push("CAST(").bind_text(text).push(" AS ").push(cast).push(")");
+            }
+            None => {
+                sql.bind_text(text);
+            }
+        }
+    }
+}
+
+/// `COALESCE(<sub of the element marked primary>, <sub of the first element>)`.
+fn push_primary_element(sql: &mut Sql, keys: &[String], sub: Option<&str>) {
+    let mut first = keys.to_vec();
+    first.push("0".to_string());
+    first.extend(sub.map(str::to_string));
+    sql.push("COALESCE((SELECT ");
+    match (sql.backend(), sub) {
+        (Backend::Sqlite, Some(sub)) => {
+            sql.push("json_extract(e.value, ").bind_text(sqlite_json_path(&[sub.to_string()])).push(")");
+        }
+        (Backend::Postgres, Some(sub)) => {
+            sql.push("(e.value #>> ").bind_text(pg_text_array(&[sub.to_string()])).push("::text[])");
+        }
+        (Backend::Sqlite, None) => {
+            sql.push("e.value");
+        }
+        (Backend::Postgres, None) => {
+            sql.push("(e.value #>> '{}')");
+        }
+    }
+    sql.push(" FROM ");
+    push_elements_source(sql, keys);
+    let primary = vec!["primary".to_string()];
     match sql.backend() {
-        Backend::Sqlite => sql.push("json_extract(data, ").bind_text(json_path).push(")"),
-        Backend::Postgres => sql.push("(data #>> ").bind_text(json_path).push("::text[])"),
-    };
-    if !case_exact {
-        sql.push(")");
+        Backend::Sqlite => {
+            sql.push(" WHERE json_extract(e.value, ").bind_text(sqlite_json_path(&primary)).push(") = 1 LIMIT 1), ");
+            sql.push("json_extract(data, ").bind_text(sqlite_array_path(&first)).push("))");
+        }
+        Backend::Postgres => {
+            sql.push(" WHERE (e.value #>> ").bind_text(pg_text_array(&primary)).push("::text[]) = 'true' LIMIT 1), ");
+            sql.push("(data #>> ").bind_text(pg_text_array(&first)).push("::text[]))");
+        }
     }
-    Ok(())
+}
+
+/// A SQLite JSON path in which the key `0` is an array index.
+fn sqlite_array_path(keys: &[String]) -> String {
+    let mut path = String::from("$");
+    for key in keys {
+        if key == "0" {
+            path.push_str("[0]");
+        } else {
+            path.push_str(&format!(".\"{key}\""));
+        }
+    }
+    path
+}
+
+/// The expression `sortBy` orders by (RFC 7644 §3.4.2.3): an indexed column where there is one,
+/// else the JSON value; a multi-valued attribute sorts by its primary (else first) element.
+pub(super) fn sort_expression(
+    schema: &ResourceSchema,
+    path: &AttrPath,
+    unknown: UnknownAttributes,
+) -> StoreResult<SortExpression> {
+    let is_core = path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(&schema.core.id));
+    if is_core {
+        if let Some(column) = column(schema.kind, path) {
+            return Ok(SortExpression {
+                source: SortSource::Column(column.name),
+                kind: column.kind,
+                nullable: column.nullable,
+                unique: matches!(column.name, "id" | "user_name_lower"),
+            });
+        }
+    }
+    let bad = |why: &str| ScimError::invalid_value(format!("sortBy: \"{path}\" {why}"));
+    let Some(resolved) = schema.resolve(path) else {
+        return match unknown {
+            UnknownAttributes::Reject => Err(bad("is not an attribute of this resource type").into()),
+            UnknownAttributes::Absent => {
+                Ok(SortExpression { source: SortSource::Missing, kind: EXACT_TEXT, nullable: true, unique: false })
+            }
+        };
+    };
+    if resolved.def.returned == Returned::Never {
+        return Err(bad("is never returned, so it cannot be sorted by").into());
+    }
+    let keys = document_keys(schema, resolved.schema_id, resolved.def, None);
+    let (source, def) = if resolved.def.multi_valued {
+        let sub = match (resolved.sub, resolved.def.attr_type) {
+            (Some(sub), _) => Some(sub),
+            (None, AttrType::Complex) => {
+                Some(resolved.def.sub_attribute("value").ok_or_else(|| bad("has no value sub-attribute to sort by"))?)
+            }
+            (None, _) => None,
+        };
+        (SortSource::Elements { keys, sub: sub.map(|s| s.name.clone()) }, sub.unwrap_or(resolved.def))
+    } else {
+        let def = resolved.sub.unwrap_or(resolved.def);
+        let mut keys = keys;
+        keys.extend(resolved.sub.map(|s| s.name.clone()));
+        (SortSource::Json(keys), def)
+    };
+    let kind = match def.attr_type {
+        AttrType::Complex => return Err(bad("is a complex attribute: sort by one of its sub-attributes").into()),
+        AttrType::Boolean => ValueKind::Bool,
+        AttrType::Integer | AttrType::Decimal => ValueKind::Number,
+        _ => ValueKind::Text { case_exact: def.case_exact, folded: false },
+    };
+    Ok(SortExpression { source, kind, nullable: true, unique: false })
+}
+
+fn resource_type_name(kind: ResourceKind) -> &'static str {
+    crate::scim::render::resource_type_name(kind)
 }
 
 #[cfg(test)]
