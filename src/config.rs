@@ -130,6 +130,106 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub auth: AuthSettings,
+
+    #[command(flatten)]
+    pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub import: ImportSettings,
+}
+
+/// Outgoing mail, invitations and the outbox worker that delivers them (docs/invitations.md).
+#[derive(Debug, Clone, Args)]
+pub struct MailSettings {
+    /// SMTP server: smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host (TLS),
+    /// smtp://127.0.0.1:2525 (plain, local). When unset, messages are written as .eml files to the mail dir.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail, e.g. "Acme IT <it@acme.example>".
+    #[arg(long, env = "ROSTER_MAIL_FROM", default_value = "Roster <no-reply@localhost>")]
+    pub mail_from: String,
+
+    /// Folder the .eml files go to when no SMTP server is configured (relative to the working directory).
+    #[arg(long, env = "ROSTER_MAIL_DIR", default_value = "./outbox")]
+    pub mail_dir: PathBuf,
+
+    /// The link in invitation emails: {token} is required; {public_url}, {tenant} and {user_id} are optional.
+    #[arg(
+        long,
+        env = "ROSTER_INVITATION_LINK_TEMPLATE",
+        default_value = "{public_url}/onboarding/set-password?token={token}"
+    )]
+    pub invitation_link_template: String,
+
+    /// How long an invitation link stays valid, e.g. 7d, 48h.
+    #[arg(long, env = "ROSTER_INVITATION_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub invitation_ttl: std::time::Duration,
+
+    /// How often the outbox worker looks for due messages (it is also woken when this instance queues one).
+    #[arg(long, env = "ROSTER_OUTBOX_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub outbox_poll_interval: std::time::Duration,
+
+    /// Delay before the first retry of a failed send; it doubles per attempt (with jitter), up to 1 hour.
+    #[arg(long, env = "ROSTER_OUTBOX_RETRY_DELAY", default_value = "30s", value_parser = parse_duration)]
+    pub outbox_retry_delay: std::time::Duration,
+
+    /// Delivery attempts before a message is marked failed.
+    #[arg(
+        long,
+        env = "ROSTER_OUTBOX_MAX_ATTEMPTS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub outbox_max_attempts: u32,
+
+    /// How long a worker holds a claimed message; if the instance dies, another one sends it after this.
+    #[arg(long, env = "ROSTER_OUTBOX_LEASE", default_value = "2m", value_parser = parse_duration)]
+    pub outbox_lease: std::time::Duration,
+}
+
+/// CSV imports (docs/import.md): when an upload is imported in the request or in the background,
+/// how the background worker runs, and the limits of tenants that set none.
+#[derive(Debug, Clone, Args)]
+pub struct ImportSettings {
+    /// Uploads with at most this many lines are imported in the request; larger ones in the background (202).
+    #[arg(long, env = "ROSTER_IMPORT_SYNC_MAX_ROWS", default_value_t = 5000)]
+    pub import_sync_max_rows: u64,
+
+    /// Uploads of at most this many bytes are imported in the request; larger ones in the background (202).
+    #[arg(long, env = "ROSTER_IMPORT_SYNC_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub import_sync_max_bytes: u64,
+
+    /// Rows written per transaction; an import's progress is committed with each batch.
+    #[arg(long, env = "ROSTER_IMPORT_BATCH_ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub import_batch_rows: u64,
+
+    /// How long a worker holds a running import without renewing its lease; after that another instance resumes it.
+    #[arg(long, env = "ROSTER_IMPORT_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub import_lease: std::time::Duration,
+
+    /// How often the background worker looks for imports to run (it is also woken by new uploads).
+    #[arg(long, env = "ROSTER_IMPORT_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub import_poll_interval: std::time::Duration,
+
+    /// Most data rows per import for tenants without their own limit.
+    #[arg(long, env = "ROSTER_IMPORT_MAX_ROWS", default_value_t = 1_000_000)]
+    pub import_max_rows: u64,
+
+    /// Largest upload in bytes for tenants without their own limit (larger files get 413).
+    #[arg(long, env = "ROSTER_IMPORT_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub import_max_bytes: u64,
+}
+
+/// Parses a duration: `500ms`, or what [`crate::auth::parse_ttl`] takes (`30s`, `5m`, `2h`, `7d`).
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    match raw.trim().strip_suffix("ms") {
+        Some(millis) => match millis.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_millis(n)),
+            _ => Err(format!("bad duration {raw:?}: use e.g. 500ms, 30s, 5m, 2h or 7d")),
+        },
+        None => crate::auth::parse_ttl(raw),
+    }
 }
 
 /// Applies a config file: each `ROSTER_*=value` line sets that variable unless the environment

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod import;
+pub mod mail;
 pub mod provision;
 pub mod scim;
 pub mod startup;

@@ -12,6 +12,9 @@ use actix_web::{web, HttpServer};
 use crate::api::{application, AppState};
 use crate::auth::{ensure_stored_secret, parse_scopes, TokenRequest, TokenVerifier};
 use crate::config::{DatabaseSettings, ServeSettings};
+use crate::mail::mailer_from_settings;
+use crate::mail::outbox::{OutboxHandle, OutboxSettings, OutboxWorker};
+use crate::provision::invitations::InvitationSettings;
 use crate::provision::Provisioner;
 use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::scim::extension::ExtensionDefinition;
@@ -59,10 +62,24 @@ pub fn stored_secret(store: &Store) -> anyhow::Result<(String, bool)> {
     Ok(store.write(|repo| ensure_stored_secret(repo))?)
 }
 
+/// The CSV importer of this instance, with its background worker running (docs/import.md).
+fn start_import_worker(
+    provisioner: &Provisioner,
+    settings: &ServeSettings,
+    invitations: &InvitationSettings,
+) -> crate::provision::import::Importer {
+    use crate::provision::import::{start_worker, Importer, PolicyInviter};
+    let inviter = Arc::new(PolicyInviter::new(invitations.clone()));
+    let importer = Importer::new(provisioner.clone(), settings.import.clone(), Some(inviter));
+    let worker = start_worker(importer.clone());
+    importer.with_worker(worker)
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
     server: Server,
+    outbox: OutboxHandle,
 }
 
 impl Application {
@@ -92,14 +109,20 @@ impl Application {
         println!("Roster {} (SCIM 2.0) listening on {shown_url}/scim/v2", env!("CARGO_PKG_VERSION"));
         println!("  database: {}", url.redacted());
         println!("  API docs: {shown_url}/docs");
+        let mailer = mailer_from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
+        let invitations = InvitationSettings::from_config(&settings.mail, &shown_url).map_err(anyhow::Error::msg)?;
+        let outbox = OutboxWorker::new(store.clone(), mailer.clone(), OutboxSettings::from_config(&settings.mail));
+        println!("  mail:     {}", mailer.describe());
         if first_start {
             print_first_start(&verifier, &shown_url)?;
         } else {
             println!("  tokens:   roster token create --tenant TENANT --scope \"scim:read scim:write\"");
         }
 
+        let provisioner = Provisioner::new(store, schemas);
+        let importer = start_import_worker(&provisioner, settings, &invitations);
         let state = web::Data::new(AppState {
-            provisioner: Provisioner::new(store, schemas),
+            provisioner,
             verifier,
             public_url,
             body_limit: settings.max_body_bytes,
@@ -115,6 +138,9 @@ impl Application {
                 },
             },
             group_patch_no_content: settings.group_patch_no_content,
+            invitations,
+            outbox: outbox.waker(),
+            importer,
         });
         let mut server = HttpServer::new(move || application(state.clone()))
             .shutdown_timeout(10)
@@ -124,16 +150,19 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
         tracing::info!(port, database = %url.redacted(), "roster started");
-        Ok(Application { port, server })
+        Ok(Application { port, server, outbox: outbox.start() })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and the messages being
+    /// sent (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.outbox.stop(Duration::from_secs(10)).await;
+        served
     }
 }
 

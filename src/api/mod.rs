@@ -7,7 +7,10 @@ pub mod error;
 pub mod extract;
 mod groups;
 mod health;
+mod imports;
+mod invitations;
 mod logging;
+mod onboarding;
 pub(crate) mod resources;
 mod routes;
 mod schemas;
@@ -43,6 +46,12 @@ pub struct AppState {
     pub capabilities: Capabilities,
     /// Answer group PATCH with 204 instead of 200 + body (Microsoft Entra's guidance).
     pub group_patch_no_content: bool,
+    /// Where invitation links point and how long they live.
+    pub invitations: crate::provision::invitations::InvitationSettings,
+    /// Wakes this instance's outbox worker after messages were queued.
+    pub outbox: crate::mail::outbox::OutboxWaker,
+    /// CSV imports (docs/import.md).
+    pub importer: crate::provision::import::Importer,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -60,6 +69,10 @@ pub struct AppState {
         (name = "Bulk", description = "Many operations in one request (RFC 7644 §3.7)"),
         (name = "Discovery", description = "Service provider configuration, resource types and schemas"),
         (name = "Operations", description = "Health probes"),
+        (name = "Invitations", description = "Invitation emails with a one-time link to set a password, and the tenant's invitation policy"),
+        (name = "Onboarding", description = "The HTML page an invitation links to"),
+        (name = "Imports", description = "CSV imports: upload, preview, commit, error report, operations, template and export (docs/import.md)"),
+        (name = "Import profiles", description = "Saved column mappings for CSV imports"),
     ),
     components(schemas(error::ErrorResponse)),
     modifiers(&BearerSecurity)
@@ -104,6 +117,25 @@ pub fn build_app() -> (
         .openapi(doc)
         .service(health::get_health)
         .service(health::get_readiness)
+        .service(imports::get_import_template)
+        .service(imports::create_import)
+        .service(imports::list_imports)
+        .service(imports::get_import)
+        .service(imports::commit_import)
+        .service(imports::get_import_errors)
+        .service(imports::list_import_operations)
+        .service(imports::export_users)
+        .service(imports::list_import_profiles)
+        .service(imports::replace_import_profile)
+        .service(imports::get_import_profile)
+        .service(imports::delete_import_profile)
+        .service(imports::get_import_limits)
+        .service(imports::replace_import_limits)
+        .service(invitations::create_invitations)
+        .service(invitations::get_invitation_policy)
+        .service(invitations::replace_invitation_policy)
+        .service(onboarding::get_set_password_page)
+        .service(onboarding::set_password)
         .service(
             scope("/scim/v2")
                 .service(users::list_users)

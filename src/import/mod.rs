@@ -11,6 +11,7 @@
 //! turns it into SCIM operations through the same provisioning code as the SCIM API, and feeds
 //! failed rows to [`ErrorsCsvWriter`].
 
+pub mod changes;
 pub mod decode;
 pub mod dedupe;
 pub mod email;
@@ -25,12 +26,13 @@ pub mod row;
 
 use std::io::Read;
 
+pub use changes::{creation_body, patch_request, update_operations};
 pub use decode::{Delimiter, SourceEncoding};
 pub use dedupe::{FileDeduper, KeyKind, Supersession};
 pub use error::{ImportError, IssueCode, ProfileError, ReportError, RowIssue, Severity};
 pub use profile::{ColumnSpec, Profile, Rules, Target};
 pub use reader::{CsvReader, RawRow, ReaderOptions};
-pub use report::{write_template, CsvFormat, ErrorsCsvWriter, ExportUser, ExportWriter};
+pub use report::{stored_text, value_text, write_template, CsvFormat, ErrorsCsvWriter, ExportUser, ExportWriter};
 pub use row::{MatchKeys, PlannedRow, Planner};
 
 /// A file being planned: the reader and the planner for its header.

@@ -154,39 +154,55 @@ impl<W: Write> ExportWriter<W> {
     }
 
     fn cell(&self, column: &ColumnSpec, user: &ExportUser<'_>) -> String {
-        let separator = column.effective_separator().unwrap_or(Separator::Semicolon).as_char().to_string();
         match &column.target {
             Target::Ignore => String::new(),
-            Target::Groups => user.groups.join(&separator),
+            Target::Groups => user.groups.join(&separator_of(column)),
             target if target.is_manager_email() => user.manager_email.unwrap_or_default().to_owned(),
-            Target::Attribute(path) => {
-                let value = path.get(user.resource).or_else(|| self.fallback(column, user.resource));
-                value.map(|v| render(column, v, &separator)).unwrap_or_default()
-            }
+            Target::Attribute(_) => stored_text(&self.columns, column, user.resource),
         }
     }
+}
 
-    /// For a filtered column (`emails[type eq "work"].value`) whose element is missing: the
-    /// primary element, else the first, unless another column claims that element's type.
-    fn fallback<'a>(&self, column: &ColumnSpec, resource: &'a Map<String, Value>) -> Option<&'a Value> {
-        let path = column.target.path()?;
-        path.filter.as_ref()?;
-        let container = match &path.schema {
-            Some(urn) => resource.get(urn)?.as_object()?,
-            None => resource,
-        };
-        let elements = container.get(&path.attribute)?.as_array()?;
-        let claimed = |element: &Value| {
-            self.columns.iter().filter_map(|c| c.target.path()).any(|other| {
-                other.attribute == path.attribute
-                    && other.schema == path.schema
-                    && other.filter.as_ref().is_some_and(|f| element_matches(element, f))
-            })
-        };
-        let primary = elements.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
-        let element = primary.or(elements.first()).filter(|e| !claimed(e))?;
-        element.get(path.sub_attribute.as_deref().unwrap_or("value"))
-    }
+/// The text an export writes for an attribute column of a stored user. A filtered column
+/// (`emails[type eq "work"].value`) whose element is missing shows the primary element, else the
+/// first, unless another of `columns` claims that element's type. The importer compares a row with
+/// a stored user through the same function, so an exported file imported again changes nothing.
+pub fn stored_text(columns: &[ColumnSpec], column: &ColumnSpec, resource: &Map<String, Value>) -> String {
+    let Some(path) = column.target.path() else {
+        return String::new();
+    };
+    let value = path.get(resource).or_else(|| fallback(columns, column, resource));
+    value.map(|v| value_text(column, v)).unwrap_or_default()
+}
+
+/// A value of a column as a cell shows it: allowed values by their first spelling, multiple values
+/// joined with the column's separator, complex values by their `value`.
+pub fn value_text(column: &ColumnSpec, value: &Value) -> String {
+    render(column, value, &separator_of(column))
+}
+
+fn separator_of(column: &ColumnSpec) -> String {
+    column.effective_separator().unwrap_or(Separator::Semicolon).as_char().to_string()
+}
+
+fn fallback<'a>(columns: &[ColumnSpec], column: &ColumnSpec, resource: &'a Map<String, Value>) -> Option<&'a Value> {
+    let path = column.target.path()?;
+    path.filter.as_ref()?;
+    let container = match &path.schema {
+        Some(urn) => resource.get(urn)?.as_object()?,
+        None => resource,
+    };
+    let elements = container.get(&path.attribute)?.as_array()?;
+    let claimed = |element: &Value| {
+        columns.iter().filter_map(|c| c.target.path()).any(|other| {
+            other.attribute == path.attribute
+                && other.schema == path.schema
+                && other.filter.as_ref().is_some_and(|f| element_matches(element, f))
+        })
+    };
+    let primary = elements.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
+    let element = primary.or(elements.first()).filter(|e| !claimed(e))?;
+    element.get(path.sub_attribute.as_deref().unwrap_or("value"))
 }
 
 fn render(column: &ColumnSpec, value: &Value, separator: &str) -> String {

@@ -89,6 +89,29 @@ impl PlannedRow {
         merge(&mut user, &self.attributes);
         user
     }
+
+    /// This row with the values of an earlier row of the same person that it does not set: the
+    /// person's rows merged in file order, the later row's non-empty cells winning (seed 000:
+    /// "one user profile, using the details from the last entry").
+    pub fn merged_over(mut self, earlier: &PlannedRow) -> PlannedRow {
+        let mut attributes = earlier.attributes.clone();
+        merge(&mut attributes, &self.attributes);
+        self.attributes = attributes;
+        let mut defaults = earlier.create_defaults.clone();
+        merge(&mut defaults, &self.create_defaults);
+        self.create_defaults = defaults;
+        if self.groups.is_none() {
+            self.groups = earlier.groups.clone();
+        }
+        if self.manager_email.is_none() {
+            self.manager_email = earlier.manager_email.clone();
+        }
+        let keys = &mut self.keys;
+        keys.email = keys.email.take().or_else(|| earlier.keys.email.clone());
+        keys.user_name = keys.user_name.take().or_else(|| earlier.keys.user_name.clone());
+        keys.external_id = keys.external_id.take().or_else(|| earlier.keys.external_id.clone());
+        self
+    }
 }
 
 fn merge(target: &mut Map<String, Value>, source: &Map<String, Value>) {

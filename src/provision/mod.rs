@@ -8,9 +8,9 @@ use serde_json::Value;
 use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
 use crate::scim::filter::matches;
-use crate::scim::patch::{apply_patch, parse_patch_request, MemberChange};
+use crate::scim::patch::{apply_patch, parse_patch_request, MemberChange, PatchOperation};
 use crate::scim::resource::{normalize_resource, MemberRef, WriteMode};
-use crate::scim::schema::{ResourceKind, SchemaRegistry};
+use crate::scim::schema::{ResourceKind, ResourceSchema, SchemaRegistry};
 use crate::store::{
     GroupEntry, ListQuery, MemberEntry, MembershipSource, NewMember, Repository, ResourceWrite, Store, StoreError,
     StoredResource,
@@ -18,6 +18,8 @@ use crate::store::{
 use crate::tenant::TenantId;
 
 mod bulk;
+pub mod import;
+pub mod invitations;
 mod password;
 mod search;
 
@@ -100,11 +102,7 @@ impl Provisioner {
         let id = uuid::Uuid::new_v4().to_string();
         let write = ResourceWrite { data: normalized.data, password_hash };
         self.store.write(|repo| {
-            let stored = repo.insert(tenant, kind, &id, &write).map_err(|e| conflict_detail(e, kind, &write.data))?;
-            if let Some(members) = &normalized.members {
-                let members = resolve_members(repo, tenant, members)?;
-                repo.add_members(tenant, &id, &members, MembershipSource::Scim)?;
-            }
+            let stored = insert_resource(repo, tenant, kind, &id, &write, normalized.members.as_deref())?;
             with_relations(repo, tenant, kind, stored, true)
         })
     }
@@ -175,24 +173,7 @@ impl Provisioner {
         self.retrying(|repo| {
             let current = repo.get(tenant, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             precondition.check(&ETag::of(current.version))?;
-            let outcome = apply_patch(schema, &current.data, &operations)?;
-            let password_hash = outcome.password.as_deref().map(hash_password).transpose()?;
-            let mut stored = current.clone();
-            if outcome.data != current.data || password_hash.is_some() {
-                let write = ResourceWrite { data: outcome.data, password_hash };
-                stored = repo
-                    .update(tenant, kind, id, current.version, &write)
-                    .map_err(|e| conflict_detail(e, kind, &write.data))?;
-            }
-            if !outcome.member_changes.is_empty() {
-                let mut changed = 0;
-                for change in &outcome.member_changes {
-                    changed += apply_member_change(repo, tenant, id, change)?;
-                }
-                if changed > 0 && stored.version == current.version {
-                    stored = repo.touch(tenant, kind, id)?;
-                }
-            }
+            let stored = patch_resource(repo, schema, tenant, &current, &operations)?;
             with_relations(repo, tenant, kind, stored, relations)
         })
     }
@@ -240,6 +221,56 @@ impl Provisioner {
             }
         }
     }
+}
+
+/// Stores a validated new resource inside the caller's transaction and, for a group, adds the
+/// listed members: the one insert path of POST, `/Bulk` and the CSV importer (RFC 7644 §3.3).
+pub(crate) fn insert_resource(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+    write: &ResourceWrite,
+    members: Option<&[MemberRef]>,
+) -> ProvisionResult<StoredResource> {
+    let stored = repo.insert(tenant, kind, id, write).map_err(|e| conflict_detail(e, kind, &write.data))?;
+    if let Some(members) = members {
+        let members = resolve_members(repo, tenant, members)?;
+        repo.add_members(tenant, id, &members, MembershipSource::Scim)?;
+    }
+    Ok(stored)
+}
+
+/// Applies PATCH operations to `current` and stores the outcome inside the caller's transaction:
+/// the one update path of PATCH, `/Bulk` and the CSV importer (RFC 7644 §3.5.2). Nothing is
+/// written, and the version stays, when the operations change nothing.
+pub(crate) fn patch_resource(
+    repo: &mut dyn Repository,
+    schema: &ResourceSchema,
+    tenant: &TenantId,
+    current: &StoredResource,
+    operations: &[PatchOperation],
+) -> ProvisionResult<StoredResource> {
+    let (kind, id) = (schema.kind, current.id.as_str());
+    let outcome = apply_patch(schema, &current.data, operations)?;
+    let password_hash = outcome.password.as_deref().map(hash_password).transpose()?;
+    let mut stored = current.clone();
+    if outcome.data != current.data || password_hash.is_some() {
+        let write = ResourceWrite { data: outcome.data, password_hash };
+        stored = repo
+            .update(tenant, kind, id, current.version, &write)
+            .map_err(|e| conflict_detail(e, kind, &write.data))?;
+    }
+    if !outcome.member_changes.is_empty() {
+        let mut changed = 0;
+        for change in &outcome.member_changes {
+            changed += apply_member_change(repo, tenant, id, change)?;
+        }
+        if changed > 0 && stored.version == current.version {
+            stored = repo.touch(tenant, kind, id)?;
+        }
+    }
+    Ok(stored)
 }
 
 pub(crate) fn not_found(kind: ResourceKind, id: &str) -> ScimError {

@@ -7,17 +7,25 @@
 
 mod connection;
 mod filter_sql;
+mod imports;
 mod listing;
+mod outbox;
 mod repository;
 mod sql;
+mod tenant_settings;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use connection::{Backend, DatabaseUrl};
 pub use filter_sql::{check_filter, check_sort, UnknownAttributes};
+pub use imports::{
+    ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus, RowAction, RowSelection,
+};
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
+pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository};
 pub use repository::SqlRepository;
+pub use tenant_settings::TenantSettingsRepository;
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, Filter};
@@ -159,7 +167,7 @@ pub struct Page {
 
 /// The storage contract used by the provisioning use cases. Every method is scoped by tenant:
 /// a row of another tenant is indistinguishable from a missing one.
-pub trait Repository {
+pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportRepository {
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     /// Stores `value` unless the key already has one (the first of racing instances wins).
     fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()>;

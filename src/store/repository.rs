@@ -17,7 +17,7 @@ use crate::tenant::TenantId;
 
 /// Repository over one borrowed connection (inside or outside a transaction).
 pub struct SqlRepository<'c> {
-    conn: DbConn<'c>,
+    pub(super) conn: DbConn<'c>,
     schemas: &'c SchemaRegistry,
 }
 
@@ -164,7 +164,7 @@ impl<'c> SqlRepository<'c> {
         }
     }
 
-    fn sql(&self) -> Sql {
+    pub(super) fn sql(&self) -> Sql {
         Sql::new(self.backend())
     }
 

@@ -357,3 +357,89 @@ fn bad_filters_are_400_invalid_filter_naming_the_problem() {
     let healthy = directory.app.list("/Users");
     assert_eq!(healthy["totalResults"], 3, "the server survives every bad filter");
 }
+
+const SKILLS: &str = "urn:example:params:scim:schemas:extension:skills:2.0:User";
+
+/// An extension with numeric and boolean attributes, registered like an operator would.
+pub fn skills_extension() -> Value {
+    json!({
+        "resourceType": "User",
+        "required": false,
+        "schema": {
+            "id": SKILLS,
+            "name": "Skills",
+            "description": "Numbers to filter and sort by.",
+            "attributes": [
+                {"name": "level", "type": "integer"},
+                {"name": "score", "type": "decimal"},
+                {"name": "remote", "type": "boolean"}
+            ]
+        }
+    })
+}
+
+#[test]
+fn numbers_compare_and_sort_as_numbers() {
+    let app = crate::extensions::spawn_with_extensions(&[skills_extension()]);
+    for (name, level, score, remote) in
+        [("nine", 9, 2.5, true), ("ten", 10, 10.25, false), ("hundred", 100, -1.0, true)]
+    {
+        app.create_user_with(json!({"schemas": [USER_SCHEMA, SKILLS], "userName": name,
+                                    SKILLS: {"level": level, "score": score, "remote": remote}}));
+    }
+    app.create_user("unskilled");
+    let matching = |filter: String| -> Vec<String> {
+        let page = app.list(&format!("/Users?filter={}&sortBy=userName", urlencode(&filter)));
+        page["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap().to_string()).collect()
+    };
+    let cases: Vec<(String, &[&str])> = vec![
+        (format!("{SKILLS}:level eq 10"), &["ten"]),
+        (format!("{SKILLS}:level ne 10"), &["hundred", "nine", "unskilled"]),
+        (format!("{SKILLS}:level gt 9"), &["hundred", "ten"]),
+        (format!("{SKILLS}:level ge 10"), &["hundred", "ten"]),
+        (format!("{SKILLS}:level lt 10"), &["nine"]),
+        (format!("{SKILLS}:level le 100"), &["hundred", "nine", "ten"]),
+        (format!("{SKILLS}:level pr"), &["hundred", "nine", "ten"]),
+        (format!("{SKILLS}:score gt 2.4"), &["nine", "ten"]),
+        (format!("{SKILLS}:score lt 0"), &["hundred"]),
+        (format!("{SKILLS}:score eq 10.25"), &["ten"]),
+        (format!("{SKILLS}:remote eq true"), &["hundred", "nine"]),
+        (format!("not ({SKILLS}:remote eq true)"), &["ten", "unskilled"]),
+    ];
+    let mut failures = Vec::new();
+    for (filter, expected) in cases {
+        let got = matching(filter.clone());
+        if got != expected {
+            failures.push(format!("{filter}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let by_level = |order: &str, extra: &str| -> Vec<String> {
+        let page = app.list(&format!("/Users?sortBy={SKILLS}:level&sortOrder={order}{extra}"));
+        page["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(by_level("ascending", ""), ["nine", "ten", "hundred", "unskilled"], "9 < 10 < 100, missing last");
+    assert_eq!(by_level("descending", ""), ["unskilled", "hundred", "ten", "nine"]);
+    let first = app.list(&format!("/Users?sortBy={SKILLS}:score&count=2&cursor="));
+    let next = first["nextCursor"].as_str().unwrap();
+    let second = app.list(&format!("/Users?sortBy={SKILLS}:score&count=2&cursor={next}"));
+    let walked: Vec<&str> = first["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["Resources"].as_array().unwrap())
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(walked, ["hundred", "nine", "ten", "unskilled"], "-1 < 2.5 < 10.25 across a cursor");
+
+    for (filter, mention) in [
+        (format!("{SKILLS}:level co 1"), "strings"),
+        (format!(r#"{SKILLS}:level eq "ten""#), "number"),
+        (format!("{SKILLS}:remote gt false"), "eq or ne"),
+    ] {
+        let body =
+            assert_scim_error(app.get(&format!("/Users?filter={}", urlencode(&filter))), 400, Some("invalidFilter"));
+        assert!(body["detail"].as_str().unwrap().contains(mention), "{filter}: {body}");
+    }
+}

@@ -17,6 +17,7 @@ mod interop_google;
 mod interop_jumpcloud;
 mod interop_okta;
 mod interop_onelogin;
+mod invitations;
 mod mutability;
 mod operations;
 mod paging;

@@ -131,3 +131,37 @@ fn listings_project_every_resource() {
     assert_eq!(keys(&members_only["Resources"][0]), ["id", "members", "schemas"]);
     assert_eq!(keys(&members_only["Resources"][0]["members"][0]), ["value"]);
 }
+
+const BADGES: &str = "urn:example:params:scim:schemas:extension:badges:2.0:User";
+
+#[test]
+fn returned_always_request_and_never_are_honoured_for_extension_attributes() {
+    let extension = json!({
+        "resourceType": "User",
+        "required": false,
+        "schema": {
+            "id": BADGES,
+            "name": "Badges",
+            "description": "One attribute per `returned` characteristic.",
+            "attributes": [
+                {"name": "badge", "type": "string", "returned": "always"},
+                {"name": "audit", "type": "string", "returned": "request"},
+                {"name": "pin", "type": "string", "returned": "never", "mutability": "writeOnly"},
+                {"name": "floor", "type": "string"}
+            ]
+        }
+    });
+    let app = crate::extensions::spawn_with_extensions(&[extension]);
+    let created = app.create_user_with(json!({"schemas": [USER_SCHEMA, BADGES], "userName": "sam",
+        BADGES: {"badge": "B-7", "audit": "checked", "pin": "1234", "floor": "3"}}));
+    assert_eq!(created[BADGES], json!({"badge": "B-7", "floor": "3"}), "request and never attributes are left out");
+    let path = format!("/Users/{}", id_of(&created));
+    let only_name: Value = app.get(&format!("{path}?attributes=userName")).json().unwrap();
+    assert_eq!(only_name[BADGES], json!({"badge": "B-7"}), "always comes back whatever is asked");
+    let excluded: Value = app.get(&format!("{path}?excludedAttributes={BADGES}:badge,{BADGES}:floor")).json().unwrap();
+    assert_eq!(excluded[BADGES], json!({"badge": "B-7"}), "always cannot be excluded");
+    let asked: Value = app.get(&format!("{path}?attributes={BADGES}:audit,{BADGES}:pin")).json().unwrap();
+    assert_eq!(asked[BADGES], json!({"badge": "B-7", "audit": "checked"}), "request when named; never stays out");
+    let listed = app.list(&format!("/Users?attributes={BADGES}:audit"));
+    assert_eq!(listed["Resources"][0][BADGES], json!({"badge": "B-7", "audit": "checked"}));
+}

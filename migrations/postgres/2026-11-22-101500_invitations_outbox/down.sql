@@ -1,0 +1,3 @@
+DROP TABLE outbox;
+DROP TABLE invitations;
+DROP TABLE tenant_settings;

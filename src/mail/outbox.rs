@@ -1,0 +1,355 @@
+//! The outbox worker: a background task that claims due messages from the `outbox` table under
+//! a lease, sends them through the [`Mailer`], and records the outcome. A failed send is retried
+//! with exponential backoff and jitter until `max_attempts`, then marked `failed`.
+//!
+//! Delivery is at least once: a message is marked sent right after the server accepted it; if
+//! the process dies in between, the lease expires and the message is sent again (with the same
+//! `Message-ID`). Instances sharing a database never claim the same message while a lease holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+
+use super::{MailError, Mailer, OutgoingMessage};
+use crate::config::MailSettings;
+use crate::store::{OutboxMessage, Store, StoreError, StoreResult};
+
+/// How many messages one claim takes; they are sent concurrently.
+const BATCH_SIZE: usize = 10;
+/// Longest wait between two attempts, whatever the attempt number.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+/// Tries to record an outcome before leaving the message to its lease.
+const SETTLE_TRIES: u32 = 5;
+
+/// Timing of the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxSettings {
+    pub poll_interval: Duration,
+    /// Delay before the first retry; doubled for each further attempt.
+    pub retry_delay: Duration,
+    pub max_retry_delay: Duration,
+    /// Attempts (the first one included) before a message is marked failed.
+    pub max_attempts: u32,
+    /// How long a claimed message stays reserved for the worker that claimed it.
+    pub lease: Duration,
+    pub batch_size: usize,
+}
+
+impl OutboxSettings {
+    pub fn from_config(settings: &MailSettings) -> OutboxSettings {
+        OutboxSettings {
+            poll_interval: settings.outbox_poll_interval,
+            retry_delay: settings.outbox_retry_delay,
+            max_retry_delay: MAX_RETRY_DELAY.max(settings.outbox_retry_delay),
+            max_attempts: settings.outbox_max_attempts,
+            lease: settings.outbox_lease,
+            batch_size: BATCH_SIZE,
+        }
+    }
+
+    /// The wait after failed attempt number `attempts` (1-based): `retry_delay * 2^(attempts-1)`,
+    /// capped, then "equal jitter" (half fixed, half random by `jitter` in 0..1) so that messages
+    /// that failed together do not all retry at the same instant.
+    pub fn retry_delay_after(&self, attempts: u32, jitter: f64) -> Duration {
+        let doubling = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
+        let delay = self.retry_delay.saturating_mul(doubling).min(self.max_retry_delay);
+        delay / 2 + delay.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+    }
+}
+
+/// Wakes the worker of this instance at once (after queueing a message), instead of at its
+/// next poll.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxWaker(Arc<Notify>);
+
+impl OutboxWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The worker of one instance.
+pub struct OutboxWorker {
+    store: Store,
+    mailer: Arc<dyn Mailer>,
+    settings: OutboxSettings,
+    instance: String,
+    waker: OutboxWaker,
+}
+
+/// A started worker; stop it to let the messages in hand finish.
+pub struct OutboxHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OutboxHandle {
+    /// Asks the worker to stop after the batch it is sending, waiting at most `grace`.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("outbox worker did not stop in time; its claimed messages are resent after the lease");
+        }
+    }
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Sent,
+    Retry { after: Duration, error: String },
+    Failed(String),
+}
+
+impl OutboxWorker {
+    pub fn new(store: Store, mailer: Arc<dyn Mailer>, settings: OutboxSettings) -> OutboxWorker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "roster".to_string());
+        let instance = format!("{host}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        OutboxWorker { store, mailer, settings, instance, waker: OutboxWaker::default() }
+    }
+
+    pub fn waker(&self) -> OutboxWaker {
+        self.waker.clone()
+    }
+
+    /// Runs the worker on the current Tokio runtime until stopped.
+    pub fn start(self) -> OutboxHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(self.run(stopped));
+        OutboxHandle { stop, task }
+    }
+
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        tracing::info!(instance = %self.instance, mailer = %self.mailer.describe(), "outbox worker started");
+        while !*stopped.borrow() {
+            let handled = match self.deliver_due().await {
+                Ok(handled) => handled,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox worker cannot reach the database; retrying");
+                    0
+                }
+            };
+            if handled >= self.settings.batch_size {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = self.waker.0.notified() => {}
+                _ = stopped.changed() => break,
+            }
+        }
+        tracing::info!(instance = %self.instance, "outbox worker stopped");
+    }
+
+    /// Claims the messages that are due and sends them; returns how many it handled.
+    pub async fn deliver_due(&self) -> StoreResult<usize> {
+        let now = Utc::now();
+        if !self.blocking(move |store| store.read(|repo| repo.has_due_messages(now))).await? {
+            return Ok(0);
+        }
+        let claim = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
+        let lease_until = later(now, self.settings.lease);
+        let (limit, owner) = (self.settings.batch_size, claim.clone());
+        let messages = self
+            .blocking(move |store| store.write(|repo| repo.claim_messages(&owner, now, lease_until, limit)))
+            .await?;
+        let handled = messages.len();
+        futures_util::future::join_all(messages.into_iter().map(|message| self.deliver(message, &claim))).await;
+        Ok(handled)
+    }
+
+    async fn deliver(&self, message: OutboxMessage, claim: &str) {
+        let outgoing = OutgoingMessage {
+            id: message.id.clone(),
+            to: message.recipient.clone(),
+            subject: message.subject.clone(),
+            text: message.body_text.clone(),
+            html: message.body_html.clone(),
+            created_at: message.created_at,
+        };
+        let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+        let outcome = match self.mailer.send(&outgoing).await {
+            Ok(()) => Outcome::Sent,
+            Err(MailError::Permanent(error)) => Outcome::Failed(error),
+            Err(MailError::Transient(error)) if attempts >= self.settings.max_attempts => Outcome::Failed(error),
+            Err(MailError::Transient(error)) => {
+                let after = self.settings.retry_delay_after(attempts, rand::rng().random::<f64>());
+                Outcome::Retry { after, error }
+            }
+        };
+        let (id, kind) = (message.id.as_str(), message.kind.as_str());
+        match &outcome {
+            Outcome::Sent => tracing::info!(message_id = id, kind, attempts, "outbox message sent"),
+            Outcome::Retry { after, error } => tracing::warn!(
+                message_id = id, kind, attempts, retry_in_ms = after.as_millis() as u64, %error,
+                "outbox message not sent; will retry"
+            ),
+            Outcome::Failed(error) => {
+                tracing::error!(message_id = id, kind, attempts, %error, "outbox message failed; giving up")
+            }
+        }
+        self.settle(&message.id, claim, outcome).await;
+    }
+
+    /// Records the outcome, retrying briefly: after a successful send, every moment the message
+    /// stays unmarked is a moment in which a crash would send it twice.
+    async fn settle(&self, id: &str, claim: &str, outcome: Outcome) {
+        let outcome = Arc::new(outcome);
+        for attempt in 1..=SETTLE_TRIES {
+            let (owned_id, claim, outcome) = (id.to_string(), claim.to_string(), outcome.clone());
+            let recorded = self
+                .blocking(move |store| {
+                    store.write(|repo| match &*outcome {
+                        Outcome::Sent => repo.mark_message_sent(&owned_id, &claim, Utc::now()),
+                        Outcome::Retry { after, error } => {
+                            repo.reschedule_message(&owned_id, &claim, later(Utc::now(), *after), error)
+                        }
+                        Outcome::Failed(error) => repo.fail_message(&owned_id, &claim, error),
+                    })
+                })
+                .await;
+            match recorded {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(message_id = id, "outbox lease expired before the outcome was recorded");
+                    return;
+                }
+                Err(error) if attempt < SETTLE_TRIES => {
+                    tracing::warn!(message_id = id, %error, "cannot record outbox outcome; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+                Err(error) => {
+                    tracing::error!(message_id = id, %error, "cannot record outbox outcome; the lease will expire")
+                }
+            }
+        }
+    }
+
+    /// Runs blocking database work off the async executor.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("database task interrupted: {e}")))?
+    }
+}
+
+/// `at + delay`, saturating at the latest representable time.
+fn later(at: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|delay| at.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::MemoryMailer;
+    use crate::scim::schema::SchemaRegistry;
+    use crate::store::{DatabaseUrl, NewOutboxMessage};
+    use crate::tenant::TenantId;
+
+    fn settings() -> OutboxSettings {
+        OutboxSettings {
+            poll_interval: Duration::from_millis(20),
+            retry_delay: Duration::from_millis(1),
+            max_retry_delay: Duration::from_millis(4),
+            max_attempts: 3,
+            lease: Duration::from_millis(300),
+            batch_size: 10,
+        }
+    }
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let url = DatabaseUrl::parse(&dir.path().join("outbox.db").to_string_lossy());
+        Store::open(&url, 2, Arc::new(SchemaRegistry::standard())).unwrap()
+    }
+
+    fn queue(store: &Store, key: &str) -> bool {
+        let message = NewOutboxMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: TenantId::parse("acme").unwrap(),
+            kind: "test".into(),
+            recipient: format!("{key}@example.com"),
+            subject: "Hello".into(),
+            body_text: "secret-token".into(),
+            body_html: None,
+            dedupe_key: key.into(),
+            invitation_id: None,
+            redact: Some("secret-token".into()),
+            created_at: Utc::now(),
+        };
+        store.write(|repo| repo.enqueue_message(&message)).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_per_attempt_with_bounded_jitter() {
+        let settings = OutboxSettings {
+            retry_delay: Duration::from_secs(30),
+            max_retry_delay: Duration::from_secs(3600),
+            ..settings()
+        };
+        assert_eq!(settings.retry_delay_after(1, 1.0), Duration::from_secs(30));
+        assert_eq!(settings.retry_delay_after(1, 0.0), Duration::from_secs(15));
+        assert_eq!(settings.retry_delay_after(3, 1.0), Duration::from_secs(120));
+        assert_eq!(settings.retry_delay_after(40, 1.0), Duration::from_secs(3600));
+        let jittered = settings.retry_delay_after(2, 0.5);
+        assert!(jittered > Duration::from_secs(30) && jittered < Duration::from_secs(60), "{jittered:?}");
+    }
+
+    #[tokio::test]
+    async fn due_messages_are_sent_once_and_a_dedupe_key_queues_one_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        assert!(queue(&store, "k1"));
+        assert!(!queue(&store, "k1"), "the same dedupe key queues nothing");
+        let mailer = Arc::new(MemoryMailer::default());
+        let worker = OutboxWorker::new(store, mailer.clone(), settings());
+        assert_eq!(worker.deliver_due().await.unwrap(), 1);
+        assert_eq!(worker.deliver_due().await.unwrap(), 0);
+        assert_eq!(mailer.sent().len(), 1);
+        assert_eq!(mailer.sent()[0].to, "k1@example.com");
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_then_the_message_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        queue(&store, "k2");
+        let mailer = Arc::new(MemoryMailer::default());
+        mailer.fail_with(Some(MailError::Transient("421 try later".into())));
+        let worker = OutboxWorker::new(store, mailer.clone(), settings());
+        let mut attempts = 0;
+        for _ in 0..100 {
+            attempts += worker.deliver_due().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(attempts, 3, "max_attempts attempts, then failed");
+        mailer.fail_with(None);
+        assert_eq!(worker.deliver_due().await.unwrap(), 0, "a failed message is not sent any more");
+        assert!(mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_message_claimed_by_a_dead_worker_is_sent_after_its_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        queue(&store, "k3");
+        let now = Utc::now();
+        let lease = now + chrono::Duration::milliseconds(300);
+        let claimed = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 10)).unwrap();
+        assert_eq!(claimed.len(), 1);
+        let mailer = Arc::new(MemoryMailer::default());
+        let worker = OutboxWorker::new(store, mailer.clone(), settings());
+        assert_eq!(worker.deliver_due().await.unwrap(), 0, "the lease holds");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(worker.deliver_due().await.unwrap(), 1, "the lease expired");
+        assert_eq!(mailer.sent().len(), 1);
+    }
+}

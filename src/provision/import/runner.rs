@@ -1,0 +1,1462 @@
+//! Running an import: the scan of its file, the passes over its rows, and what each row becomes.
+//!
+//! A row is matched to a stored user by email, then username (case-insensitive), then external
+//! id; keys that point at two different users are a `conflict`. A matched user gets the PATCH
+//! operations the row asks for ([`update_operations`]), written through
+//! [`super::super::patch_resource`]; none means `unchanged` and no write. An unmatched row
+//! becomes the POST of a new user through [`super::super::insert_resource`]. A row matching a
+//! user an earlier row of the same import wrote is the same person again: it updates that user
+//! (its non-empty cells win) and carries a `duplicate_in_file` warning. The import's own rows
+//! (`import_rows`, written with each batch) say which users it wrote, so memory stays bounded
+//! whatever the file's size.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::file::FileReader;
+use super::{lease_delta, undefined_target, ImportOptions, Importer, OnError};
+use crate::import::profile::{ColumnLayout, GroupMode, Rules, UnknownGroups};
+use crate::import::{
+    creation_body, patch_request, plan_rows, update_operations, CsvFormat, Delimiter, ImportError, IssueCode,
+    PlannedRow, PlannedRows, Profile, ReaderOptions, RowIssue, SourceEncoding,
+};
+use crate::provision::{insert_resource, patch_resource, ProvisionError, ProvisionResult};
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::patch::parse_patch_request;
+use crate::scim::resource::{normalize_resource, WriteMode};
+use crate::scim::schema::{ResourceKind, SchemaRegistry, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA};
+use crate::store::{
+    ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, MembershipSource, NewMember, Repository,
+    ResourceWrite, RowAction, RowSelection, StoreError, StoredResource,
+};
+use crate::tenant::TenantId;
+
+/// Most rows a commit's `changes` lists.
+const LISTED_CHANGES: usize = 1000;
+
+/// How a job failed.
+#[derive(Debug)]
+enum JobError {
+    Provision(ProvisionError),
+    /// Another worker took the import over (this one's lease expired).
+    LeaseLost,
+    /// The pass is to be rolled back; what it found is in the spool.
+    RolledBack(ImportCounts),
+}
+
+impl From<StoreError> for JobError {
+    fn from(error: StoreError) -> JobError {
+        JobError::Provision(error.into())
+    }
+}
+
+impl From<ProvisionError> for JobError {
+    fn from(error: ProvisionError) -> JobError {
+        JobError::Provision(error)
+    }
+}
+
+impl From<ScimError> for JobError {
+    fn from(error: ScimError) -> JobError {
+        JobError::Provision(error.into())
+    }
+}
+
+/// What one row became, with its issues.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RowOutcome {
+    row: u64,
+    action: String,
+    user_id: Option<String>,
+    matched_version: Option<i64>,
+    operation: Option<Value>,
+    cells: Option<Vec<String>>,
+    issues: Vec<RowIssue>,
+    invited: bool,
+}
+
+impl RowOutcome {
+    fn action(&self) -> RowAction {
+        RowAction::parse(&self.action).unwrap_or(RowAction::Failed)
+    }
+
+    fn record(&self) -> ImportRowRecord {
+        ImportRowRecord {
+            row: self.row,
+            action: self.action(),
+            user_id: self.user_id.clone(),
+            matched_version: self.matched_version,
+            operation: self.operation.clone(),
+            cells: self.cells.clone(),
+        }
+    }
+
+    fn failed(planned: &PlannedRow, issues: Vec<RowIssue>) -> RowOutcome {
+        RowOutcome {
+            row: planned.row,
+            action: RowAction::Failed.as_str().to_string(),
+            user_id: None,
+            matched_version: None,
+            operation: None,
+            cells: Some(planned.cells.clone()),
+            issues,
+            invited: false,
+        }
+    }
+}
+
+/// What a scan learnt about the file.
+struct Scan {
+    header: Vec<String>,
+    delimiter: Delimiter,
+    encoding: SourceEncoding,
+    rows: u64,
+    warnings: Vec<RowIssue>,
+    /// Identity keys that several valid rows share, and the last row that has each.
+    repeats: HashMap<u64, u64>,
+}
+
+/// What does not change during a pass.
+struct PassContext<'a> {
+    tenant: &'a TenantId,
+    import_id: &'a str,
+    schemas: &'a SchemaRegistry,
+    layout: &'a ColumnLayout,
+    rules: &'a Rules,
+    options: &'a ImportOptions,
+    selection: Option<&'a BTreeSet<u64>>,
+    inviter: Option<&'a dyn super::Inviter>,
+    headers: Headers,
+    repeats: &'a HashMap<u64, u64>,
+}
+
+/// The file's headers of the columns issues point at.
+#[derive(Default)]
+struct Headers {
+    email: Option<String>,
+    user_name: Option<String>,
+    external_id: Option<String>,
+    groups: Option<String>,
+    manager: Option<String>,
+}
+
+impl Headers {
+    fn of(layout: &ColumnLayout) -> Headers {
+        let find = |test: &dyn Fn(&crate::import::Target) -> bool| {
+            layout.bound.iter().find(|b| test(&b.spec.target)).map(|b| b.header.clone())
+        };
+        Headers {
+            email: find(&|t| t.path().is_some_and(|p| p.is_email())),
+            user_name: find(&|t| t.path().is_some_and(|p| p.is_core("userName"))),
+            external_id: find(&|t| t.path().is_some_and(|p| p.is_core("externalId"))),
+            groups: find(&|t| *t == crate::import::Target::Groups),
+            manager: find(&|t| t.is_manager_email()),
+        }
+    }
+}
+
+/// What changes during a pass: groups looked up so far (by lower-cased name) and the people the
+/// current batch wrote (their first row, and whether that row created them).
+#[derive(Default)]
+struct PassState {
+    groups: HashMap<String, Vec<(String, String)>>,
+    batch_people: HashMap<String, (u64, bool)>,
+    /// Rows of people who appear again later in the file, merged so far, by identity key.
+    carried: HashMap<u64, PlannedRow>,
+}
+
+/// What a row is once merged with the earlier rows of its person.
+enum Folded {
+    /// A later row repeats the person: this one is carried forward, not written.
+    Superseded(PlannedRow, u64),
+    Apply(PlannedRow),
+}
+
+/// Hashes of a row's identity keys (email, username, external id), as the file dedupe uses them.
+fn identity_hashes(keys: &crate::import::MatchKeys) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    [(0u8, &keys.email), (1, &keys.user_name), (2, &keys.external_id)]
+        .into_iter()
+        .filter_map(|(kind, key)| {
+            let key = key.as_ref()?;
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (kind, key).hash(&mut hasher);
+            Some(hasher.finish())
+        })
+        .collect()
+}
+
+/// Merges a row with the carried rows of its person; carries it on when the person appears
+/// again later (known from the scan).
+fn fold_row(context: &PassContext<'_>, state: &mut PassState, planned: PlannedRow) -> Folded {
+    if planned.has_errors() || context.repeats.is_empty() {
+        return Folded::Apply(planned);
+    }
+    let mut merged = planned;
+    for hash in identity_hashes(&merged.keys) {
+        if let Some(earlier) = state.carried.remove(&hash) {
+            for other in identity_hashes(&earlier.keys) {
+                state.carried.remove(&other);
+            }
+            merged = merged.merged_over(&earlier);
+        }
+    }
+    let hashes = identity_hashes(&merged.keys);
+    let last = hashes.iter().filter_map(|hash| context.repeats.get(hash)).copied().max();
+    match last {
+        Some(last) if last > merged.row => {
+            for hash in hashes {
+                state.carried.insert(hash, merged.clone());
+            }
+            Folded::Superseded(merged, last)
+        }
+        _ => Folded::Apply(merged),
+    }
+}
+
+/// A group a row names.
+enum GroupRef {
+    Existing(String),
+    New(String),
+}
+
+fn issue(row: u64, code: IssueCode, column: Option<&str>, value: Option<&str>, message: String) -> RowIssue {
+    let mut issue = RowIssue::error(row, code, message);
+    issue.column = column.map(str::to_string);
+    issue.value = value.map(str::to_string);
+    issue
+}
+
+/// The format errors.csv of an import is written in: the upload's delimiter and encoding.
+pub(super) fn csv_format_of(record: &ImportRecord) -> CsvFormat {
+    let delimiter = match record.delimiter.as_deref() {
+        Some(";") => Delimiter::Semicolon,
+        Some("\t") => Delimiter::Tab,
+        _ => Delimiter::Comma,
+    };
+    let encoding = record
+        .encoding
+        .as_deref()
+        .and_then(|e| serde_json::from_value(Value::String(e.to_string())).ok())
+        .unwrap_or(SourceEncoding::Utf8WithBom);
+    CsvFormat::like_upload(delimiter, encoding)
+}
+
+/// The enterprise manager's id of a user (RFC 7643 §4.3).
+pub(super) fn manager_id(user: &Value) -> Option<&str> {
+    user.get(ENTERPRISE_USER_SCHEMA).and_then(|e| e.pointer("/manager/value")).and_then(Value::as_str)
+}
+
+/// A user's primary email, else the first (RFC 7643 §4.1.2).
+pub(super) fn primary_email(user: &Value) -> Option<String> {
+    let emails = user.get("emails")?.as_array()?;
+    let primary = emails.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or(emails.first())?;
+    primary.get("value")?.as_str().map(str::to_string)
+}
+
+/// Spools row outcomes to a temporary file while a pass runs in a transaction that may be rolled
+/// back, so memory does not grow with the file.
+struct Spool {
+    path: std::path::PathBuf,
+    writer: Option<BufWriter<std::fs::File>>,
+}
+
+impl Spool {
+    fn create() -> ProvisionResult<Spool> {
+        let path = std::env::temp_dir().join(format!("roster-import-{}.jsonl", uuid::Uuid::new_v4().simple()));
+        let file = std::fs::File::create(&path).map_err(io_error)?;
+        Ok(Spool { path, writer: Some(BufWriter::new(file)) })
+    }
+
+    fn push(&mut self, outcome: &RowOutcome) -> ProvisionResult<()> {
+        let writer = self.writer.as_mut().expect("the spool is open while a pass runs");
+        serde_json::to_writer(&mut *writer, outcome).map_err(|e| io_error(e.into()))?;
+        writer.write_all(b"\n").map_err(io_error)
+    }
+
+    /// The outcomes, in row order.
+    fn read(&mut self) -> ProvisionResult<impl Iterator<Item = ProvisionResult<RowOutcome>>> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.flush().map_err(io_error)?;
+        }
+        let file = std::fs::File::open(&self.path).map_err(io_error)?;
+        Ok(BufReader::new(file).lines().map(|line| {
+            let line = line.map_err(io_error)?;
+            serde_json::from_str(&line).map_err(|e| io_error(e.into()))
+        }))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn io_error(error: std::io::Error) -> ProvisionError {
+    ProvisionError::Store(StoreError::Database(format!("import spool: {error}")))
+}
+
+/// Renews a lease from another connection while a long transaction runs.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(importer: &Importer, record: &ImportRecord, owner: &str) -> Heartbeat {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (store, tenant, id, owner) =
+            (importer.provisioner.store().clone(), record.tenant.clone(), record.id.clone(), owner.to_string());
+        let lease = importer.settings.import_lease;
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let tick = (lease / 3).max(std::time::Duration::from_millis(100));
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::park_timeout(tick);
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let until = Utc::now() + lease_delta(lease);
+                let _ = store.write(|repo| repo.renew_import_lease(&tenant, &id, &owner, until));
+            }
+        });
+        Heartbeat { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Importer {
+    /// Runs a leased import to its end and returns it; `progress` hears of each batch
+    /// (processed rows, total rows). The import ends `previewed`, `completed` or `failed`, or is
+    /// left `running` for another worker when the database became unavailable or the lease was
+    /// lost.
+    pub fn run(&self, record: ImportRecord, progress: &mut dyn FnMut(u64, u64)) -> ProvisionResult<ImportRecord> {
+        let owner = record.lease_owner.clone().unwrap_or_else(|| self.instance.to_string());
+        let id = record.id.clone();
+        let tenant = record.tenant.clone();
+        match self.run_job(record, &owner, progress) {
+            Ok(record) => Ok(record),
+            Err(JobError::LeaseLost) => self.view(&tenant, &id).map(|view| view.record),
+            Err(JobError::RolledBack(_)) => unreachable!("a rolled-back pass is handled where it happens"),
+            Err(JobError::Provision(ProvisionError::Store(error))) if is_transient(&error) => {
+                Err(ProvisionError::Store(error))
+            }
+            Err(JobError::Provision(error)) => {
+                tracing::error!(import = %id, error = %error, "import failed");
+                let message = match &error {
+                    ProvisionError::Scim(e) => e.detail.clone(),
+                    ProvisionError::Store(_) => "the import stopped on a database error; upload the file again".into(),
+                };
+                self.fail(&tenant, &id, &owner, vec![RowIssue::error(1, IssueCode::MalformedCsv, message)])?;
+                Err(error)
+            }
+        }
+    }
+
+    fn run_job(
+        &self,
+        mut record: ImportRecord,
+        owner: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportRecord, JobError> {
+        let profile = Profile::from_json(&record.profile.to_string())
+            .map_err(|e| ScimError::invalid_value(format!("the import's profile: {e}")))?;
+        let options: ImportOptions = serde_json::from_value(record.options.clone())
+            .map_err(|e| ScimError::invalid_value(format!("the import's options: {e}")))?;
+        let reader_options = ReaderOptions {
+            transcode_legacy: options.transcode_legacy,
+            max_rows: options.max_rows,
+            ..ReaderOptions::default()
+        };
+        let scan = match self.scan(&record, &profile, &reader_options)? {
+            Ok(scan) => scan,
+            Err(issues) => return Ok(self.fail(&record.tenant, &record.id, owner, issues)?),
+        };
+        record.header = Some(scan.header.clone());
+        record.delimiter = Some((scan.delimiter.as_byte() as char).to_string());
+        record.encoding = serde_json::to_value(scan.encoding).ok().and_then(|v| v.as_str().map(str::to_string));
+        record.total_rows = scan.rows;
+        progress(record.processed_rows, record.total_rows);
+        match record.phase {
+            ImportPhase::Done => Ok(record),
+            ImportPhase::Preview => {
+                let counts = self.rolled_back_pass(&record, owner, &profile, &options, &reader_options, &scan, None)?;
+                self.finish(record, owner, ImportStatus::Previewed, counts, None)
+            }
+            ImportPhase::Commit => {
+                if record.dry_run && record.processed_rows == 0 {
+                    let mut compare = Compare::default();
+                    let counts = self.rolled_back_pass(
+                        &record,
+                        owner,
+                        &profile,
+                        &options,
+                        &reader_options,
+                        &scan,
+                        Some(&mut compare),
+                    )?;
+                    if !compare.changes.is_empty() {
+                        let changes = json!({"rows": compare.changes, "total": compare.total});
+                        return self.finish(record, owner, ImportStatus::Previewed, counts, Some(changes));
+                    }
+                }
+                if options.on_error == OnError::Abort && record.processed_rows == 0 {
+                    self.atomic_pass(record, owner, &profile, &options, &reader_options, &scan)
+                } else {
+                    self.batched_pass(record, owner, &profile, &options, &reader_options, &scan, progress)
+                }
+            }
+        }
+    }
+
+    /// Reads the whole file without the database: its header, delimiter, encoding and number of
+    /// rows, or the issues that reject it (the file cannot be read, or sets attributes the server
+    /// does not store).
+    fn scan(
+        &self,
+        record: &ImportRecord,
+        profile: &Profile,
+        options: &ReaderOptions,
+    ) -> ProvisionResult<Result<Scan, Vec<RowIssue>>> {
+        let mut rows = match self.open_rows(record, profile, options)? {
+            Ok(rows) => rows,
+            Err(issues) => return Ok(Err(issues)),
+        };
+        let header_row = rows.warnings().first().map_or(1, |w| w.row);
+        let undefined: Vec<RowIssue> = rows
+            .planner()
+            .layout()
+            .bound
+            .iter()
+            .filter_map(|bound| {
+                let reason = undefined_target(self.user_schema(), &bound.spec)?;
+                Some(issue(
+                    header_row,
+                    IssueCode::UnknownColumn,
+                    Some(&bound.header),
+                    None,
+                    format!("column \"{}\" cannot be imported: {reason}", bound.header),
+                ))
+            })
+            .collect();
+        if !undefined.is_empty() {
+            return Ok(Err(undefined));
+        }
+        let mut count = 0;
+        let mut seen: HashMap<u64, u64> = HashMap::new();
+        let mut repeats: HashMap<u64, u64> = HashMap::new();
+        for row in &mut rows {
+            match row {
+                Ok(row) => {
+                    count += 1;
+                    let selected = record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
+                    if selected && !row.has_errors() {
+                        for hash in identity_hashes(&row.keys) {
+                            if seen.insert(hash, row.row).is_some() {
+                                repeats.insert(hash, row.row);
+                            }
+                        }
+                    }
+                }
+                Err(ImportError::Rejected(issues)) => return Ok(Err(issues)),
+                Err(ImportError::Io(error)) => return Err(io_error(error)),
+            }
+        }
+        Ok(Ok(Scan {
+            header: rows.header().to_vec(),
+            delimiter: rows.delimiter(),
+            encoding: rows.encoding(),
+            rows: count,
+            warnings: rows.warnings().to_vec(),
+            repeats,
+        }))
+    }
+
+    fn open_rows(
+        &self,
+        record: &ImportRecord,
+        profile: &Profile,
+        options: &ReaderOptions,
+    ) -> ProvisionResult<Result<PlannedRows<FileReader>, Vec<RowIssue>>> {
+        let reader = FileReader::new(self.provisioner.store().clone(), record.tenant.clone(), record.id.clone());
+        match plan_rows(reader, profile, options) {
+            Ok(rows) => Ok(Ok(rows)),
+            Err(ImportError::Rejected(issues)) => Ok(Err(issues)),
+            Err(ImportError::Io(error)) => Err(io_error(error)),
+        }
+    }
+
+    /// Marks an import failed with file-level issues; nothing of it was written.
+    fn fail(&self, tenant: &TenantId, id: &str, owner: &str, issues: Vec<RowIssue>) -> ProvisionResult<ImportRecord> {
+        self.provisioner.store().write(|repo| {
+            let mut record = repo.import(tenant, id)?.ok_or_else(|| super::not_found(id))?;
+            repo.delete_import_results(tenant, id)?;
+            let numbered: Vec<(u64, RowIssue)> = issues.into_iter().enumerate().map(|(i, x)| (i as u64, x)).collect();
+            repo.insert_import_issues(tenant, id, &numbered)?;
+            record.status = ImportStatus::Failed;
+            record.phase = ImportPhase::Done;
+            record.counts = ImportCounts::default();
+            record.processed_rows = 0;
+            record.lease_owner = None;
+            record.lease_until = None;
+            record.updated_at = Utc::now();
+            repo.save_import(&record, Some(owner))?;
+            Ok(record)
+        })
+    }
+
+    fn finish(
+        &self,
+        mut record: ImportRecord,
+        owner: &str,
+        status: ImportStatus,
+        counts: ImportCounts,
+        changes: Option<Value>,
+    ) -> Result<ImportRecord, JobError> {
+        record.status = status;
+        record.phase = ImportPhase::Done;
+        record.counts = counts;
+        record.processed_rows = record.total_rows;
+        record.changes = changes;
+        record.lease_owner = None;
+        record.lease_until = None;
+        record.updated_at = Utc::now();
+        if !self.provisioner.store().write(|repo| repo.save_import(&record, Some(owner)))? {
+            return Err(JobError::LeaseLost);
+        }
+        Ok(record)
+    }
+
+    fn context<'a>(
+        &'a self,
+        record: &'a ImportRecord,
+        layout: &'a ColumnLayout,
+        profile: &'a Profile,
+        options: &'a ImportOptions,
+        selection: Option<&'a BTreeSet<u64>>,
+        repeats: &'a HashMap<u64, u64>,
+    ) -> PassContext<'a> {
+        PassContext {
+            tenant: &record.tenant,
+            import_id: &record.id,
+            schemas: self.provisioner.schemas(),
+            layout,
+            rules: &profile.rules,
+            options,
+            selection,
+            inviter: self.inviter.as_deref(),
+            headers: Headers::of(layout),
+            repeats,
+        }
+    }
+
+    /// Evaluates every row in one transaction and rolls it back; records the outcomes as the
+    /// import's rows. With `compare`, first notes where they differ from the stored ones.
+    #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
+    fn rolled_back_pass(
+        &self,
+        record: &ImportRecord,
+        owner: &str,
+        profile: &Profile,
+        options: &ImportOptions,
+        reader_options: &ReaderOptions,
+        scan: &Scan,
+        compare: Option<&mut Compare>,
+    ) -> Result<ImportCounts, JobError> {
+        let mut spool = Spool::create()?;
+        let counts =
+            match self.single_transaction(record, owner, profile, options, reader_options, scan, &mut spool, true)? {
+                Ok(counts) | Err(counts) => counts,
+            };
+        if let Some(compare) = compare {
+            self.compare_with_stored(record, &mut spool, compare)?;
+            if compare.changes.is_empty() {
+                return Ok(counts);
+            }
+        }
+        self.store_spool(record, owner, scan, &mut spool, false)?;
+        Ok(counts)
+    }
+
+    /// `on_error=abort`: every row in one transaction, committed only when no row failed.
+    fn atomic_pass(
+        &self,
+        record: ImportRecord,
+        owner: &str,
+        profile: &Profile,
+        options: &ImportOptions,
+        reader_options: &ReaderOptions,
+        scan: &Scan,
+    ) -> Result<ImportRecord, JobError> {
+        let mut spool = Spool::create()?;
+        match self.single_transaction(&record, owner, profile, options, reader_options, scan, &mut spool, false)? {
+            Ok(counts) => self.finish(record, owner, ImportStatus::Completed, counts, None),
+            Err(counts) => {
+                self.store_spool(&record, owner, scan, &mut spool, true)?;
+                let held = ImportCounts {
+                    failed: counts.failed,
+                    skipped: counts.skipped + counts.created + counts.updated + counts.unchanged,
+                    ..ImportCounts::default()
+                };
+                self.finish(record, owner, ImportStatus::Failed, held, None)
+            }
+        }
+    }
+
+    /// Runs every row in one transaction; `Ok` when it was committed, `Err` when rolled back (a
+    /// preview, or a failed row with `on_error=abort`). Outcomes go to `spool`.
+    #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
+    fn single_transaction(
+        &self,
+        record: &ImportRecord,
+        owner: &str,
+        profile: &Profile,
+        options: &ImportOptions,
+        reader_options: &ReaderOptions,
+        scan: &Scan,
+        spool: &mut Spool,
+        preview: bool,
+    ) -> Result<Result<ImportCounts, ImportCounts>, JobError> {
+        let mut rows = match self.open_rows(record, profile, reader_options)? {
+            Ok(rows) => rows,
+            Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
+        };
+        let layout = rows.planner().layout().clone();
+        let selection: Option<BTreeSet<u64>> = record.selected_rows.as_ref().map(|rows| rows.iter().copied().collect());
+        let context = self.context(record, &layout, profile, options, selection.as_ref(), &scan.repeats);
+        let batch_rows = self.settings.import_batch_rows as usize;
+        let _heartbeat = Heartbeat::start(self, record, owner);
+        let outcome = self.provisioner.store().write(|repo| -> Result<ImportCounts, JobError> {
+            repo.delete_import_results(context.tenant, context.import_id)?;
+            insert_file_warnings(repo, &context, &scan.warnings)?;
+            let mut state = PassState::default();
+            let mut counts = ImportCounts::default();
+            loop {
+                let batch = next_batch(&mut rows, batch_rows)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for outcome in run_batch(repo, &context, &mut state, &batch)? {
+                    count(&mut counts, &outcome);
+                    spool.push(&outcome)?;
+                }
+            }
+            if preview || counts.failed > 0 {
+                Err(JobError::RolledBack(counts))
+            } else {
+                Ok(counts)
+            }
+        });
+        match outcome {
+            Ok(counts) => Ok(Ok(counts)),
+            Err(JobError::RolledBack(counts)) => Ok(Err(counts)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `on_error=skip`: one transaction per batch, each committing its rows' outcomes and the
+    /// import's progress; resumes after the last committed batch.
+    #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
+    fn batched_pass(
+        &self,
+        mut record: ImportRecord,
+        owner: &str,
+        profile: &Profile,
+        options: &ImportOptions,
+        reader_options: &ReaderOptions,
+        scan: &Scan,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportRecord, JobError> {
+        let mut rows = match self.open_rows(&record, profile, reader_options)? {
+            Ok(rows) => rows,
+            Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
+        };
+        let layout = rows.planner().layout().clone();
+        let base = record.clone();
+        let selection: Option<BTreeSet<u64>> = base.selected_rows.as_ref().map(|rows| rows.iter().copied().collect());
+        let context = self.context(&base, &layout, profile, options, selection.as_ref(), &scan.repeats);
+        let batch_rows = self.settings.import_batch_rows as usize;
+        let mut state = PassState::default();
+        for done in (&mut rows).take(record.processed_rows as usize) {
+            let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
+            if context.selection.is_none_or(|selection| selection.contains(&done.row)) {
+                fold_row(&context, &mut state, done);
+            }
+        }
+        loop {
+            let batch = next_batch(&mut rows, batch_rows)?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut attempt = 0;
+            let carried = state.carried.clone();
+            record = loop {
+                let first = record.processed_rows == 0;
+                let written = self.provisioner.store().write(|repo| -> Result<ImportRecord, JobError> {
+                    if first {
+                        repo.delete_import_results(context.tenant, context.import_id)?;
+                        insert_file_warnings(repo, &context, &scan.warnings)?;
+                    }
+                    let mut next = record.clone();
+                    for outcome in run_batch(repo, &context, &mut state, &batch)? {
+                        count(&mut next.counts, &outcome);
+                    }
+                    next.processed_rows += batch.len() as u64;
+                    next.updated_at = Utc::now();
+                    next.lease_until = Some(next.updated_at + lease_delta(self.settings.import_lease));
+                    if !repo.save_import(&next, Some(owner))? {
+                        return Err(JobError::LeaseLost);
+                    }
+                    Ok(next)
+                });
+                match written {
+                    Ok(next) => break next,
+                    Err(JobError::Provision(ProvisionError::Store(error))) if is_retryable(&error) && attempt < 5 => {
+                        attempt += 1;
+                        state = PassState { carried: carried.clone(), ..PassState::default() };
+                        std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                    }
+                    Err(error) => return Err(error),
+                }
+            };
+            progress(record.processed_rows, record.total_rows);
+        }
+        let counts = record.counts;
+        self.finish(record, owner, ImportStatus::Completed, counts, None)
+    }
+
+    /// Replaces the import's stored rows with the spooled outcomes (`held`: none was written, as
+    /// `on_error=abort` held every good row back).
+    fn store_spool(
+        &self,
+        record: &ImportRecord,
+        owner: &str,
+        scan: &Scan,
+        spool: &mut Spool,
+        held: bool,
+    ) -> Result<(), JobError> {
+        let store = self.provisioner.store();
+        let (tenant, id) = (&record.tenant, record.id.as_str());
+        store.write(|repo| -> Result<(), JobError> {
+            repo.delete_import_results(tenant, id)?;
+            let warnings: Vec<(u64, RowIssue)> =
+                scan.warnings.iter().cloned().enumerate().map(|(i, w)| (i as u64, w)).collect();
+            repo.insert_import_issues(tenant, id, &warnings)?;
+            Ok(())
+        })?;
+        let mut outcomes = spool.read()?;
+        loop {
+            let mut batch = Vec::new();
+            for outcome in outcomes.by_ref().take(self.settings.import_batch_rows as usize) {
+                let mut outcome = outcome?;
+                if held && outcome.action() != RowAction::Failed {
+                    outcome.action = RowAction::Skipped.as_str().to_string();
+                    outcome.operation = None;
+                }
+                batch.push(outcome);
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            store.write(|repo| -> Result<(), JobError> {
+                if !repo.renew_import_lease(tenant, id, owner, Utc::now() + lease_delta(self.settings.import_lease))? {
+                    return Err(JobError::LeaseLost);
+                }
+                record_outcomes(repo, tenant, id, &batch)
+            })?;
+        }
+    }
+
+    /// Notes the rows whose outcome differs from the stored preview (selected rows only).
+    fn compare_with_stored(
+        &self,
+        record: &ImportRecord,
+        spool: &mut Spool,
+        compare: &mut Compare,
+    ) -> Result<(), JobError> {
+        let store = self.provisioner.store();
+        let mut stored: Vec<ImportRowRecord> = Vec::new();
+        let mut position = 0;
+        let mut after = 0;
+        for outcome in spool.read()? {
+            let outcome = outcome?;
+            if outcome.action() == RowAction::Skipped {
+                continue;
+            }
+            while position >= stored.len() || stored[position].row < outcome.row {
+                if position >= stored.len() {
+                    stored = store
+                        .read(|repo| repo.import_rows(&record.tenant, &record.id, RowSelection::All, after, 1000))?;
+                    position = 0;
+                    match stored.last() {
+                        Some(last) => after = last.row,
+                        None => break,
+                    }
+                } else {
+                    position += 1;
+                }
+            }
+            let before = stored.get(position).filter(|row| row.row == outcome.row);
+            compare.note(before, &outcome);
+        }
+        Ok(())
+    }
+}
+
+/// Differences between a preview and the same rows evaluated again.
+#[derive(Default)]
+struct Compare {
+    changes: Vec<Value>,
+    total: u64,
+}
+
+impl Compare {
+    fn note(&mut self, before: Option<&ImportRowRecord>, after: &RowOutcome) {
+        let describe_after = || {
+            let codes: Vec<&str> = after.issues.iter().filter(|i| i.is_error()).map(|i| i.code.as_str()).collect();
+            json!({"action": after.action, "user_id": after.user_id, "version": after.matched_version, "errors": codes})
+        };
+        let detail = match before {
+            None => Some("the row was not in the preview".to_string()),
+            Some(before) if before.action.as_str() != after.action => {
+                Some(format!("the preview said {}, now it would be {}", before.action.as_str(), after.action))
+            }
+            Some(before)
+                if matches!(before.action, RowAction::Update | RowAction::Unchanged)
+                    && (before.user_id != after.user_id || before.matched_version != after.matched_version) =>
+            {
+                Some("the user the row updates was changed since the preview".to_string())
+            }
+            Some(before) if before.action == RowAction::Create && after.action() == RowAction::Create => {
+                let (a, b) = (before.operation.as_ref(), after.operation.as_ref());
+                let body = |op: Option<&Value>| op.and_then(|op| op.pointer("/0/data")).cloned();
+                (body(a) != body(b)).then(|| "the user the row creates would differ from the preview".to_string())
+            }
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            self.total += 1;
+            if self.changes.len() < LISTED_CHANGES {
+                let before = before
+                    .map(|b| json!({"action": b.action.as_str(), "user_id": b.user_id, "version": b.matched_version}));
+                self.changes
+                    .push(json!({"row": after.row, "detail": detail, "before": before, "after": describe_after()}));
+            }
+        }
+    }
+}
+
+fn issues_text(issues: &[RowIssue]) -> String {
+    issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+fn is_transient(error: &StoreError) -> bool {
+    matches!(error, StoreError::Unavailable(_))
+}
+
+fn is_retryable(error: &StoreError) -> bool {
+    matches!(error, StoreError::Unavailable(_) | StoreError::VersionMismatch | StoreError::UniqueViolation(_))
+}
+
+fn next_batch(rows: &mut PlannedRows<FileReader>, size: usize) -> Result<Vec<PlannedRow>, JobError> {
+    let mut batch = Vec::with_capacity(size);
+    for row in rows.by_ref().take(size) {
+        match row {
+            Ok(row) => batch.push(row),
+            Err(error) => {
+                return Err(ScimError::invalid_value(format!("the file changed while importing: {error}")).into())
+            }
+        }
+    }
+    Ok(batch)
+}
+
+fn count(counts: &mut ImportCounts, outcome: &RowOutcome) {
+    counts.record(outcome.action());
+    if outcome.invited {
+        counts.invitations_queued += 1;
+    }
+}
+
+fn insert_file_warnings(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    warnings: &[RowIssue],
+) -> Result<(), JobError> {
+    let numbered: Vec<(u64, RowIssue)> = warnings.iter().cloned().enumerate().map(|(i, w)| (i as u64, w)).collect();
+    repo.insert_import_issues(context.tenant, context.import_id, &numbered)?;
+    Ok(())
+}
+
+fn record_outcomes(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    id: &str,
+    outcomes: &[RowOutcome],
+) -> Result<(), JobError> {
+    let records: Vec<ImportRowRecord> = outcomes.iter().map(RowOutcome::record).collect();
+    repo.insert_import_rows(tenant, id, &records)?;
+    let issues: Vec<(u64, RowIssue)> = outcomes
+        .iter()
+        .flat_map(|o| o.issues.iter().cloned().enumerate().map(|(i, issue)| (i as u64, issue)))
+        .collect();
+    repo.insert_import_issues(tenant, id, &issues)?;
+    Ok(())
+}
+
+/// Runs one batch of rows and records their outcomes in `import_rows` (in the same transaction).
+fn run_batch(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    state: &mut PassState,
+    batch: &[PlannedRow],
+) -> Result<Vec<RowOutcome>, JobError> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut touched_groups = BTreeSet::new();
+    for planned in batch {
+        let selected = context.selection.is_none_or(|selection| selection.contains(&planned.row));
+        let outcome = match selected.then(|| fold_row(context, state, planned.clone())) {
+            None => process_row(repo, context, state, planned, &mut touched_groups)?,
+            Some(Folded::Apply(planned)) => process_row(repo, context, state, &planned, &mut touched_groups)?,
+            Some(Folded::Superseded(planned, last)) => superseded(&planned, last),
+        };
+        outcomes.push(outcome);
+    }
+    for group in &touched_groups {
+        repo.touch(context.tenant, ResourceKind::Group, group)?;
+    }
+    record_outcomes(repo, context.tenant, context.import_id, &outcomes)?;
+    state.batch_people.clear();
+    Ok(outcomes)
+}
+
+/// A row whose person appears again later: not written on its own; its values are merged into
+/// the person's last row.
+fn superseded(planned: &PlannedRow, last: u64) -> RowOutcome {
+    let mut issues = planned.issues.clone();
+    let key = planned.keys.email.clone().or(planned.keys.user_name.clone()).or(planned.keys.external_id.clone());
+    issues.push(
+        RowIssue::warning(
+            planned.row,
+            IssueCode::DuplicateInFile,
+            format!(
+                "the same person appears again in row {last}; their rows make one user, written once at row {last} \
+                 with the later rows' non-empty cells winning"
+            ),
+        )
+        .with_value(key.unwrap_or_default()),
+    );
+    RowOutcome {
+        row: planned.row,
+        action: RowAction::Skipped.as_str().to_string(),
+        user_id: None,
+        matched_version: None,
+        operation: None,
+        cells: None,
+        issues,
+        invited: false,
+    }
+}
+
+fn process_row(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    state: &mut PassState,
+    planned: &PlannedRow,
+    touched_groups: &mut BTreeSet<String>,
+) -> ProvisionResult<RowOutcome> {
+    if planned.has_errors() {
+        return Ok(RowOutcome::failed(planned, planned.issues.clone()));
+    }
+    if context.selection.is_some_and(|selection| !selection.contains(&planned.row)) {
+        return Ok(RowOutcome {
+            row: planned.row,
+            action: RowAction::Skipped.as_str().to_string(),
+            user_id: None,
+            matched_version: None,
+            operation: None,
+            cells: None,
+            issues: Vec::new(),
+            invited: false,
+        });
+    }
+    let mut issues = planned.issues.clone();
+    match evaluate(repo, context, state, planned, &mut issues, touched_groups)? {
+        Ok(outcome) => Ok(RowOutcome { issues, ..outcome }),
+        Err(problem) => {
+            issues.insert(0, problem);
+            Ok(RowOutcome::failed(planned, issues))
+        }
+    }
+}
+
+/// A row's problem that stops it.
+type RowResult<T> = Result<T, RowIssue>;
+
+fn evaluate(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    state: &mut PassState,
+    planned: &PlannedRow,
+    issues: &mut Vec<RowIssue>,
+    touched_groups: &mut BTreeSet<String>,
+) -> ProvisionResult<RowResult<RowOutcome>> {
+    let row = planned.row;
+    let matched = match find_user(repo, context, planned)? {
+        Ok(matched) => matched,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let manager = match resolve_manager(repo, context, planned, matched.as_ref())? {
+        Ok(manager) => manager,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let groups = match &planned.groups {
+        None => None,
+        Some(names) => match resolve_groups(repo, context, state, row, names)? {
+            Ok(groups) => Some(groups),
+            Err(problem) => return Ok(Err(problem)),
+        },
+    };
+    let schema = context.schemas.resource(ResourceKind::User);
+    match matched {
+        Some(user) => {
+            let earlier = match state.batch_people.get(&user.id) {
+                Some(&(first, created)) => Some((first, created)),
+                None => repo
+                    .import_row_of_user(context.tenant, context.import_id, &user.id)?
+                    .map(|(first, action)| (first, action == RowAction::Create)),
+            };
+            let created_here = earlier.is_some_and(|(_, created)| created);
+            match earlier {
+                Some((first, _)) => issues.push(
+                    RowIssue::warning(
+                        row,
+                        IssueCode::DuplicateInFile,
+                        format!(
+                            "same person as row {first}; one user is imported with the values of the last row, so \
+                             this row's non-empty cells replace row {first}'s"
+                        ),
+                    )
+                    .with_value(planned.keys.email.clone().or(planned.keys.user_name.clone()).unwrap_or_default()),
+                ),
+                None if !context.options.update_existing => {
+                    let name = user.data.get("userName").and_then(Value::as_str).unwrap_or_default();
+                    return Ok(Err(issue(
+                        row,
+                        IssueCode::DuplicateEmail,
+                        context.headers.email.as_deref(),
+                        planned.keys.email.as_deref(),
+                        format!(
+                            "user \"{name}\" already exists; it is not updated because updates of existing users are \
+                             off (update_existing=false)"
+                        ),
+                    )));
+                }
+                None => {}
+            }
+            let current = user.data.as_object().cloned().unwrap_or_default();
+            let operations = update_operations(context.layout, planned, &current, manager.as_deref());
+            let memberships = membership_plan(repo, context, &user.id, groups.as_deref())?;
+            let mut steps = Vec::new();
+            let mut stored = user.clone();
+            if !operations.is_empty() {
+                let request = patch_request(operations);
+                let parsed = parse_patch_request(&request)?;
+                stored = match patch_resource(repo, schema, context.tenant, &user, &parsed) {
+                    Ok(stored) => stored,
+                    Err(ProvisionError::Scim(error)) => return Ok(Err(scim_issue(row, context, planned, &error))),
+                    Err(other) => return Err(other),
+                };
+                steps.push(json!({"method": "PATCH", "path": format!("/Users/{}", user.id), "data": request}));
+            }
+            apply_memberships(repo, context, state, &user.id, memberships, touched_groups, &mut steps)?;
+            let changed = !steps.is_empty();
+            state
+                .batch_people
+                .entry(user.id.clone())
+                .or_insert((earlier.map_or(row, |(first, _)| first), created_here));
+            let invited = created_here && invite(repo, context, &stored)?;
+            Ok(Ok(RowOutcome {
+                row,
+                action: if changed { RowAction::Update } else { RowAction::Unchanged }.as_str().to_string(),
+                user_id: Some(user.id.clone()),
+                matched_version: Some(user.version),
+                operation: changed.then(|| Value::Array(steps)),
+                cells: None,
+                issues: Vec::new(),
+                invited,
+            }))
+        }
+        None => {
+            let body = creation_body(planned, manager.as_deref());
+            let Some(user_name) = body.get("userName").and_then(Value::as_str).map(str::to_string) else {
+                let column = context.headers.user_name.as_deref().or(context.headers.email.as_deref());
+                return Ok(Err(issue(
+                    row,
+                    IssueCode::MissingRequiredField,
+                    column,
+                    None,
+                    "a new user needs a username and none can be made from this row (no username, and no email \
+                     to generate one from); fill in the username"
+                        .to_string(),
+                )));
+            };
+            if repo.user_with_user_name(context.tenant, &user_name)?.is_some() {
+                return Ok(Err(issue(
+                    row,
+                    IssueCode::Conflict,
+                    context.headers.user_name.as_deref(),
+                    Some(&user_name),
+                    format!(
+                        "the username \"{user_name}\" is already taken by another user; give this person a different \
+                         username"
+                    ),
+                )));
+            }
+            let normalized = match normalize_resource(schema, &body, WriteMode::Create) {
+                Ok(normalized) => normalized,
+                Err(error) => return Ok(Err(scim_issue(row, context, planned, &error))),
+            };
+            let id = uuid::Uuid::new_v4().to_string();
+            let write = ResourceWrite { data: normalized.data, password_hash: None };
+            let stored = match insert_resource(repo, context.tenant, ResourceKind::User, &id, &write, None) {
+                Ok(stored) => stored,
+                Err(ProvisionError::Scim(error)) => return Ok(Err(scim_issue(row, context, planned, &error))),
+                Err(other) => return Err(other),
+            };
+            let mut steps = vec![json!({"method": "POST", "path": "/Users", "data": body})];
+            let memberships = membership_plan(repo, context, &id, groups.as_deref())?;
+            apply_memberships(repo, context, state, &id, memberships, touched_groups, &mut steps)?;
+            state.batch_people.insert(id.clone(), (row, true));
+            let invited = invite(repo, context, &stored)?;
+            Ok(Ok(RowOutcome {
+                row,
+                action: RowAction::Create.as_str().to_string(),
+                user_id: Some(id),
+                matched_version: None,
+                operation: Some(Value::Array(steps)),
+                cells: None,
+                issues: Vec::new(),
+                invited,
+            }))
+        }
+    }
+}
+
+fn invite(repo: &mut dyn Repository, context: &PassContext<'_>, user: &StoredResource) -> ProvisionResult<bool> {
+    match context.inviter {
+        Some(inviter) if context.options.send_invitations != Some(false) => {
+            inviter.invite(repo, context.tenant, user, context.options.send_invitations)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// A protocol error of the core (a value outside a schema's rules, say) as the row's issue.
+fn scim_issue(row: u64, context: &PassContext<'_>, planned: &PlannedRow, error: &ScimError) -> RowIssue {
+    let code = match error.scim_type {
+        Some(ScimType::Uniqueness) => IssueCode::Conflict,
+        _ if error.status == 409 => IssueCode::Conflict,
+        _ => IssueCode::InvalidValue,
+    };
+    let column = context
+        .layout
+        .bound
+        .iter()
+        .find(|b| {
+            b.spec
+                .target
+                .path()
+                .is_some_and(|p| error.detail.contains(&format!("'{p}")) || error.detail.contains(&p.attribute))
+        })
+        .map(|b| (b.header.clone(), planned.cells.get(b.index).cloned()));
+    let mut issue = RowIssue::error(row, code, error.detail.clone());
+    if let Some((header, value)) = column {
+        issue.column = Some(header);
+        issue.value = value;
+    }
+    issue
+}
+
+/// The stored user the row means, if any: by email, then username, then external id.
+fn find_user(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    planned: &PlannedRow,
+) -> ProvisionResult<RowResult<Option<StoredResource>>> {
+    let (tenant, row, keys, headers) = (context.tenant, planned.row, &planned.keys, &context.headers);
+    let mut found: Vec<(&str, &str, Option<&str>, String)> = Vec::new();
+    if let Some(email) = &keys.email {
+        let ids = repo.users_with_email(tenant, email)?;
+        if ids.len() > 1 {
+            return Ok(Err(issue(
+                row,
+                IssueCode::Conflict,
+                headers.email.as_deref(),
+                Some(email),
+                format!(
+                    "{} users have the email \"{email}\", so Roster cannot tell which one this row means; give them \
+                     different emails first",
+                    ids.len()
+                ),
+            )));
+        }
+        if let Some(id) = ids.into_iter().next() {
+            found.push(("email", email, headers.email.as_deref(), id));
+        }
+    }
+    if let Some(user_name) = &keys.user_name {
+        if let Some(id) = repo.user_with_user_name(tenant, user_name)? {
+            found.push(("username", user_name, headers.user_name.as_deref(), id));
+        }
+    }
+    if let Some(external_id) = &keys.external_id {
+        let ids = repo.users_with_external_id(tenant, external_id)?;
+        if ids.len() > 1 {
+            return Ok(Err(issue(
+                row,
+                IssueCode::Conflict,
+                headers.external_id.as_deref(),
+                Some(external_id),
+                format!(
+                    "{} users have the external id \"{external_id}\"; Roster cannot tell which one this row means",
+                    ids.len()
+                ),
+            )));
+        }
+        if let Some(id) = ids.into_iter().next() {
+            found.push(("external id", external_id, headers.external_id.as_deref(), id));
+        }
+    }
+    let Some((kind, key, _, id)) = found.first() else {
+        return Ok(Ok(None));
+    };
+    if let Some((other_kind, other_key, column, _)) = found.iter().find(|(_, _, _, other)| other != id) {
+        let message = if *other_kind == "username" {
+            format!(
+                "the username \"{other_key}\" is already taken by another user than the one with {kind} \"{key}\"; \
+                 keep the current username or choose a free one"
+            )
+        } else {
+            format!(
+                "{kind} \"{key}\" is one user but {other_kind} \"{other_key}\" is another user's; correct one of them"
+            )
+        };
+        return Ok(Err(issue(row, IssueCode::Conflict, *column, Some(other_key), message)));
+    }
+    let user = repo.get(tenant, ResourceKind::User, id)?;
+    Ok(Ok(user))
+}
+
+/// The row's manager email as the manager's user id (RFC 7643 §4.3 `manager.value`).
+fn resolve_manager(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    planned: &PlannedRow,
+    matched: Option<&StoredResource>,
+) -> ProvisionResult<RowResult<Option<String>>> {
+    let Some(email) = &planned.manager_email else {
+        return Ok(Ok(None));
+    };
+    let ids = repo.users_with_email(context.tenant, email)?;
+    let column = context.headers.manager.as_deref();
+    match ids.as_slice() {
+        [id] if matched.is_some_and(|user| &user.id == id) => Ok(Err(issue(
+            planned.row,
+            IssueCode::InvalidValue,
+            column,
+            Some(email),
+            format!("\"{email}\" is this person's own email; a person cannot be their own manager"),
+        ))),
+        [id] => Ok(Ok(Some(id.clone()))),
+        [] => Ok(Err(issue(
+            planned.row,
+            IssueCode::InvalidValue,
+            column,
+            Some(email),
+            format!(
+                "no user has the email \"{email}\", so the manager cannot be set; import the manager first (an \
+                 earlier row of the file will do)"
+            ),
+        ))),
+        several => Ok(Err(issue(
+            planned.row,
+            IssueCode::Conflict,
+            column,
+            Some(email),
+            format!("{} users have the email \"{email}\"; Roster cannot tell which one is the manager", several.len()),
+        ))),
+    }
+}
+
+/// The groups a row names: exact names first, then case-insensitive ones; unknown names are
+/// created or are `unknown_group` errors, as the profile says.
+fn resolve_groups(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    state: &mut PassState,
+    row: u64,
+    names: &[String],
+) -> ProvisionResult<RowResult<Vec<GroupRef>>> {
+    let mut groups = Vec::with_capacity(names.len());
+    for name in names {
+        let key = name.to_lowercase();
+        if !state.groups.contains_key(&key) {
+            let found = repo.groups_named(context.tenant, name)?;
+            state.groups.insert(key.clone(), found);
+        }
+        let candidates = &state.groups[&key];
+        let column = context.headers.groups.as_deref();
+        let group = match candidates.iter().find(|(_, display)| display == name) {
+            Some((id, _)) => GroupRef::Existing(id.clone()),
+            None => match candidates.as_slice() {
+                [(id, _)] => GroupRef::Existing(id.clone()),
+                [] if context.rules.unknown_groups == UnknownGroups::Create => GroupRef::New(name.clone()),
+                [] => {
+                    return Ok(Err(issue(
+                        row,
+                        IssueCode::UnknownGroup,
+                        column,
+                        Some(name),
+                        format!("there is no group named \"{name}\"; create it first or correct the name"),
+                    )))
+                }
+                several => {
+                    let spellings: Vec<&str> = several.iter().map(|(_, d)| d.as_str()).collect();
+                    return Ok(Err(issue(
+                        row,
+                        IssueCode::Conflict,
+                        column,
+                        Some(name),
+                        format!(
+                            "\"{name}\" matches several groups that differ only in case ({}); write the name exactly",
+                            spellings.join(", ")
+                        ),
+                    )));
+                }
+            },
+        };
+        if !groups.iter().any(|g: &GroupRef| same_group(g, &group)) {
+            groups.push(group);
+        }
+    }
+    Ok(Ok(groups))
+}
+
+fn same_group(a: &GroupRef, b: &GroupRef) -> bool {
+    match (a, b) {
+        (GroupRef::Existing(a), GroupRef::Existing(b)) => a == b,
+        (GroupRef::New(a), GroupRef::New(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => false,
+    }
+}
+
+/// What a row does to a user's memberships.
+#[derive(Default)]
+struct MembershipPlan {
+    create: Vec<String>,
+    add: Vec<String>,
+    remove: Vec<String>,
+}
+
+impl MembershipPlan {
+    fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+fn membership_plan(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    user_id: &str,
+    groups: Option<&[GroupRef]>,
+) -> ProvisionResult<MembershipPlan> {
+    let Some(groups) = groups else {
+        return Ok(MembershipPlan::default());
+    };
+    let current = repo.memberships_of(context.tenant, user_id)?;
+    let mut plan = MembershipPlan::default();
+    let mut listed = Vec::new();
+    for group in groups {
+        match group {
+            GroupRef::New(name) => plan.create.push(name.clone()),
+            GroupRef::Existing(id) => {
+                listed.push(id.as_str());
+                if !current.iter().any(|(group, _)| group == id) {
+                    plan.add.push(id.clone());
+                }
+            }
+        }
+    }
+    if context.rules.group_mode == GroupMode::ReplaceImported {
+        plan.remove = current
+            .iter()
+            .filter(|(group, source)| *source == MembershipSource::Import && !listed.contains(&group.as_str()))
+            .map(|(group, _)| group.clone())
+            .collect();
+    }
+    Ok(plan)
+}
+
+fn apply_memberships(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    state: &mut PassState,
+    user_id: &str,
+    mut plan: MembershipPlan,
+    touched_groups: &mut BTreeSet<String>,
+    steps: &mut Vec<Value>,
+) -> ProvisionResult<()> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let group_schema = context.schemas.resource(ResourceKind::Group);
+    for name in std::mem::take(&mut plan.create) {
+        let key = name.to_lowercase();
+        if let Some((id, _)) = state.groups.get(&key).and_then(|found| found.first()) {
+            plan.add.push(id.clone());
+            continue;
+        }
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
+        let normalized = normalize_resource(group_schema, &body, WriteMode::Create)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let write = ResourceWrite { data: normalized.data, password_hash: None };
+        insert_resource(repo, context.tenant, ResourceKind::Group, &id, &write, None)?;
+        state.groups.insert(key, vec![(id.clone(), name.clone())]);
+        steps.push(json!({"method": "POST", "path": "/Groups", "data": body}));
+        plan.add.push(id);
+    }
+    let member = [NewMember { id: user_id.to_string(), kind: ResourceKind::User, display: None }];
+    for group in &plan.add {
+        if repo.add_members(context.tenant, group, &member, MembershipSource::Import)? > 0 {
+            touched_groups.insert(group.clone());
+            let request = patch_request(vec![json!({"op": "add", "path": "members", "value": [{"value": user_id}]})]);
+            steps.push(json!({"method": "PATCH", "path": format!("/Groups/{group}"), "data": request}));
+        }
+    }
+    for group in &plan.remove {
+        if repo.remove_members(context.tenant, group, &[user_id.to_string()])? > 0 {
+            touched_groups.insert(group.clone());
+            let path = format!("members[value eq \"{user_id}\"]");
+            let request = patch_request(vec![json!({"op": "remove", "path": path})]);
+            steps.push(json!({"method": "PATCH", "path": format!("/Groups/{group}"), "data": request}));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,796 @@
+//! Invitations: a one-time, expiring link by which a person sets their password, delivered as an
+//! outbox message queued in the caller's transaction (so an invitation is never lost nor queued
+//! twice); redeeming the link; and the per-tenant policy that says whom an import invites.
+//!
+//! Callers that write users (the CSV importer, `POST /api/v1/invitations`) call
+//! [`queue_invitation`] inside the same [`crate::store::Store::write`] transaction as the user
+//! write. A user has at most one open invitation: queueing again while it is unused and
+//! unexpired does nothing ([`QueueStatus::AlreadyPending`]); [`resend_invitation`] replaces it.
+
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{hash_password, not_found, ProvisionError, ProvisionResult, Provisioner};
+use crate::config::MailSettings;
+use crate::mail::{escape_html, validate_address};
+use crate::scim::error::ScimError;
+use crate::scim::filter::Filter;
+use crate::scim::schema::ResourceKind;
+use crate::store::{Invitation, ListQuery, NewOutboxMessage, Repository, ResourceWrite, StoredResource};
+use crate::tenant::TenantId;
+
+/// The outbox `kind` of invitation messages.
+pub const INVITATION_KIND: &str = "invitation";
+/// The `tenant_settings` key holding the policy.
+const POLICY_KEY: &str = "invitation_policy";
+/// Most users one `POST /api/v1/invitations` may select.
+pub const MAX_USERS_PER_REQUEST: usize = 10_000;
+/// Random bytes in a token (256 bits), sent as 43 characters of unpadded base64url.
+const TOKEN_BYTES: usize = 32;
+const TOKEN_CHARS: usize = 43;
+
+/// Whom an import invites when its `send_invitations` option is not given. Stored per tenant;
+/// the default is [`InvitationPolicy::ActiveOnly`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvitationPolicy {
+    /// Nobody: invitations are sent only on request (`POST /api/v1/invitations`).
+    Never,
+    /// Every imported user with an email address.
+    Always,
+    /// Active users holding the `admin` (or `administrator`) role, case-insensitive, in `roles`.
+    AdminsOnly,
+    /// Users whose `active` is not `false`.
+    #[default]
+    ActiveOnly,
+}
+
+impl InvitationPolicy {
+    pub const ALL: [InvitationPolicy; 4] =
+        [InvitationPolicy::Never, InvitationPolicy::Always, InvitationPolicy::AdminsOnly, InvitationPolicy::ActiveOnly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationPolicy::Never => "never",
+            InvitationPolicy::Always => "always",
+            InvitationPolicy::AdminsOnly => "admins_only",
+            InvitationPolicy::ActiveOnly => "active_only",
+        }
+    }
+
+    /// Accepts the names of [`InvitationPolicy::as_str`] in any case, with `-` for `_`, and the
+    /// short forms `admins` and `active`.
+    pub fn parse(raw: &str) -> Option<InvitationPolicy> {
+        let name = raw.trim().to_ascii_lowercase().replace('-', "_");
+        match name.as_str() {
+            "admins" => Some(InvitationPolicy::AdminsOnly),
+            "active" => Some(InvitationPolicy::ActiveOnly),
+            _ => InvitationPolicy::ALL.into_iter().find(|p| p.as_str() == name),
+        }
+    }
+
+    /// Whether the policy invites this user (its SCIM JSON).
+    pub fn covers(self, user: &Value) -> bool {
+        match self {
+            InvitationPolicy::Never => false,
+            InvitationPolicy::Always => true,
+            InvitationPolicy::AdminsOnly => is_active(user) && is_admin(user),
+            InvitationPolicy::ActiveOnly => is_active(user),
+        }
+    }
+}
+
+/// A user is active unless `active` is `false` (RFC 7643 §4.1.1).
+pub fn is_active(user: &Value) -> bool {
+    user.get("active").and_then(Value::as_bool).unwrap_or(true)
+}
+
+/// An administrator holds a `roles` value (RFC 7643 §4.1.2) of `admin` or `administrator`,
+/// in any case.
+pub fn is_admin(user: &Value) -> bool {
+    user.get("roles").and_then(Value::as_array).is_some_and(|roles| {
+        roles.iter().filter_map(|role| role.get("value").and_then(Value::as_str)).any(|value| {
+            let value = value.trim();
+            value.eq_ignore_ascii_case("admin") || value.eq_ignore_ascii_case("administrator")
+        })
+    })
+}
+
+/// Whether an import invites `user`: the import's own `send_invitations` option when given,
+/// else the tenant's policy.
+pub fn should_invite(policy: InvitationPolicy, import_option: Option<bool>, user: &StoredResource) -> bool {
+    import_option.unwrap_or_else(|| policy.covers(&user.data))
+}
+
+/// The tenant's policy, or the default when none was set.
+pub fn invitation_policy(repo: &mut dyn Repository, tenant: &TenantId) -> ProvisionResult<InvitationPolicy> {
+    Ok(repo.tenant_setting(tenant, POLICY_KEY)?.as_deref().and_then(InvitationPolicy::parse).unwrap_or_default())
+}
+
+pub fn set_invitation_policy(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    policy: InvitationPolicy,
+) -> ProvisionResult<()> {
+    Ok(repo.put_tenant_setting(tenant, POLICY_KEY, policy.as_str())?)
+}
+
+/// The link template (`ROSTER_INVITATION_LINK_TEMPLATE`): `{token}` is required; `{public_url}`,
+/// `{tenant}` and `{user_id}` may appear; nothing else in braces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTemplate(String);
+
+impl LinkTemplate {
+    const PLACEHOLDERS: [&'static str; 4] = ["{token}", "{public_url}", "{tenant}", "{user_id}"];
+
+    pub fn parse(template: &str) -> Result<LinkTemplate, String> {
+        let template = template.trim();
+        if !template.contains("{token}") {
+            return Err(format!("the invitation link template \"{template}\" must contain {{token}}"));
+        }
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..].find('}').map(|e| start + e + 1).unwrap_or(rest.len());
+            let placeholder = &rest[start..end];
+            if !Self::PLACEHOLDERS.contains(&placeholder) {
+                return Err(format!(
+                    "unknown placeholder {placeholder} in the invitation link template; use {}",
+                    Self::PLACEHOLDERS.join(", ")
+                ));
+            }
+            rest = &rest[end..];
+        }
+        Ok(LinkTemplate(template.to_string()))
+    }
+
+    pub fn render(&self, public_url: &str, token: &str, tenant: &TenantId, user_id: &str) -> String {
+        self.0
+            .replace("{public_url}", public_url.trim_end_matches('/'))
+            .replace("{tenant}", tenant.as_str())
+            .replace("{user_id}", user_id)
+            .replace("{token}", token)
+    }
+}
+
+/// What an invitation needs besides the user: where its link points and how long it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationSettings {
+    pub link: LinkTemplate,
+    /// Base URL for `{public_url}`: `ROSTER_PUBLIC_URL`, else the address the server listens on.
+    pub public_url: String,
+    pub ttl: Duration,
+}
+
+impl InvitationSettings {
+    pub fn new(link_template: &str, public_url: &str, ttl: Duration) -> Result<InvitationSettings, String> {
+        Ok(InvitationSettings { link: LinkTemplate::parse(link_template)?, public_url: public_url.to_string(), ttl })
+    }
+
+    pub fn from_config(settings: &MailSettings, public_url: &str) -> Result<InvitationSettings, String> {
+        InvitationSettings::new(&settings.invitation_link_template, public_url, settings.invitation_ttl)
+    }
+}
+
+/// Whether a call queued a new invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStatus {
+    /// A new invitation and its message were queued.
+    Queued,
+    /// The user already had an open, unexpired invitation; nothing was written.
+    AlreadyPending,
+}
+
+/// The invitation a user now has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedInvitation {
+    pub status: QueueStatus,
+    pub invitation_id: String,
+    pub user_id: String,
+    pub recipient: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where a user's invitation goes: the primary email, else the first one (RFC 7643 §4.1.2).
+/// The error says why there is none, in words an import report can show.
+pub fn invitation_recipient(user: &StoredResource) -> Result<String, String> {
+    fn value_of(email: &Value) -> Option<&str> {
+        email.get("value").and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty())
+    }
+    let emails = user.data.get("emails").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let is_primary = |email: &&Value| email.get("primary").and_then(Value::as_bool).unwrap_or(false);
+    let chosen = emails.iter().find(is_primary).and_then(value_of).or_else(|| emails.iter().find_map(value_of));
+    let name = user.data.get("userName").and_then(Value::as_str).unwrap_or(&user.id);
+    let address = chosen.ok_or_else(|| format!("user {name} has no email address to send an invitation to"))?;
+    validate_address(address).map_err(|e| format!("user {name}: {e}"))?;
+    Ok(address.to_string())
+}
+
+/// The user's open, unexpired invitation, if any.
+pub fn invitation_pending(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    user_id: &str,
+) -> ProvisionResult<Option<Invitation>> {
+    Ok(repo.open_invitation(tenant, user_id)?.filter(|invitation| invitation.expires_at > Utc::now()))
+}
+
+/// Queues an invitation for `user` unless one is pending. Call inside the transaction that
+/// writes the user, so both are committed or neither. A user without a usable email address is
+/// a `400 invalidValue` error naming the user.
+pub fn queue_invitation(
+    repo: &mut dyn Repository,
+    settings: &InvitationSettings,
+    tenant: &TenantId,
+    user: &StoredResource,
+) -> ProvisionResult<QueuedInvitation> {
+    let recipient = invitation_recipient(user).map_err(ScimError::invalid_value)?;
+    let now = Utc::now();
+    if let Some(open) = repo.open_invitation(tenant, &user.id)? {
+        if open.expires_at > now {
+            return Ok(pending(open, recipient));
+        }
+        repo.revoke_open_invitations(tenant, &user.id, now)?;
+    }
+    create_invitation(repo, settings, tenant, user, recipient, now)
+}
+
+/// Queues a fresh invitation for `user`; the links of earlier unused ones stop working and
+/// their messages, if still unsent, are cancelled.
+pub fn resend_invitation(
+    repo: &mut dyn Repository,
+    settings: &InvitationSettings,
+    tenant: &TenantId,
+    user: &StoredResource,
+) -> ProvisionResult<QueuedInvitation> {
+    let recipient = invitation_recipient(user).map_err(ScimError::invalid_value)?;
+    let now = Utc::now();
+    repo.revoke_open_invitations(tenant, &user.id, now)?;
+    create_invitation(repo, settings, tenant, user, recipient, now)
+}
+
+fn pending(open: Invitation, recipient: String) -> QueuedInvitation {
+    QueuedInvitation {
+        status: QueueStatus::AlreadyPending,
+        invitation_id: open.id,
+        user_id: open.user_id,
+        recipient,
+        expires_at: open.expires_at,
+    }
+}
+
+fn create_invitation(
+    repo: &mut dyn Repository,
+    settings: &InvitationSettings,
+    tenant: &TenantId,
+    user: &StoredResource,
+    recipient: String,
+    now: DateTime<Utc>,
+) -> ProvisionResult<QueuedInvitation> {
+    let token = new_token();
+    let ttl = chrono::Duration::from_std(settings.ttl).unwrap_or(chrono::Duration::MAX);
+    let invitation = Invitation {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.clone(),
+        user_id: user.id.clone(),
+        token_hash: token_hash(&token),
+        expires_at: now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        used_at: None,
+        revoked_at: None,
+        created_at: now,
+    };
+    if !repo.insert_invitation(&invitation)? {
+        let open = repo
+            .open_invitation(tenant, &user.id)?
+            .ok_or_else(|| ProvisionError::Scim(ScimError::new(409, None, "the invitation changed concurrently")))?;
+        return Ok(pending(open, recipient));
+    }
+    let link = settings.link.render(&settings.public_url, &token, tenant, &user.id);
+    let (subject, body_text, body_html) = invitation_message(&user.data, &link, invitation.expires_at);
+    repo.enqueue_message(&NewOutboxMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.clone(),
+        kind: INVITATION_KIND.to_string(),
+        recipient: recipient.clone(),
+        subject,
+        body_text,
+        body_html: Some(body_html),
+        dedupe_key: format!("{INVITATION_KIND}:{tenant}:{}:{}", user.id, invitation.id),
+        invitation_id: Some(invitation.id.clone()),
+        redact: Some(token),
+        created_at: now,
+    })?;
+    Ok(QueuedInvitation {
+        status: QueueStatus::Queued,
+        invitation_id: invitation.id,
+        user_id: user.id.clone(),
+        recipient,
+        expires_at: invitation.expires_at,
+    })
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Lowercase hex SHA-256: what the database keeps instead of the token.
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Compares in time independent of where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// How the person is greeted: displayName, else name.formatted, else given + family name,
+/// else userName.
+fn greeting_name(user: &Value) -> String {
+    let text = |pointer: &str| user.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+    text("/displayName")
+        .or_else(|| text("/name/formatted"))
+        .map(str::to_string)
+        .or_else(|| {
+            let parts: Vec<&str> = [text("/name/givenName"), text("/name/familyName")].into_iter().flatten().collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .or_else(|| text("/userName").map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Subject, plain text and HTML of an invitation.
+fn invitation_message(user: &Value, link: &str, expires_at: DateTime<Utc>) -> (String, String, String) {
+    let name = greeting_name(user);
+    let user_name = user.get("userName").and_then(Value::as_str).unwrap_or_default();
+    let expires = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let subject = "Your account is ready: choose a password".to_string();
+    let text = format!(
+        "Hello {name},\n\n\
+         An account has been created for you (user name: {user_name}).\n\
+         Choose your password to start using it:\n\n\
+         {link}\n\n\
+         The link works once and expires on {expires}.\n\
+         If you did not expect this invitation, you can ignore this message.\n"
+    );
+    let (name, user_name, link) = (escape_html(&name), escape_html(user_name), escape_html(link));
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"margin:0;padding:24px;background:#f4f5f7;\
+         font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933\">\
+         <div style=\"max-width:520px;margin:0 auto;background:#fff;border-radius:8px;padding:32px\">\
+         <p>Hello {name},</p>\
+         <p>An account has been created for you (user name: <strong>{user_name}</strong>). \
+         Choose your password to start using it:</p>\
+         <p style=\"margin:28px 0\"><a href=\"{link}\" style=\"background:#2457c5;color:#fff;padding:12px 20px;\
+         border-radius:6px;text-decoration:none;display:inline-block\">Choose a password</a></p>\
+         <p style=\"font-size:13px;color:#52606d\">Or open this link: <a href=\"{link}\">{link}</a></p>\
+         <p style=\"font-size:13px;color:#52606d\">The link works once and expires on {expires}. \
+         If you did not expect this invitation, you can ignore this message.</p>\
+         </div></body></html>"
+    );
+    (subject, text, html)
+}
+
+/// Why a link cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// No invitation has this token (mistyped or truncated link).
+    Unknown,
+    /// The password was already set with this link.
+    Used,
+    Expired,
+    /// A newer invitation replaced this one.
+    Replaced,
+}
+
+/// Why a chosen password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort,
+    TooLong,
+    Mismatch,
+}
+
+/// Why redeeming an invitation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("invitation link not usable: {0:?}")]
+    Token(TokenProblem),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+}
+
+impl From<crate::store::StoreError> for AcceptError {
+    fn from(error: crate::store::StoreError) -> AcceptError {
+        AcceptError::Provision(error.into())
+    }
+}
+
+/// A password a person chose: at least [`NewPassword::MIN_CHARS`] characters, typed twice alike.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 1024;
+
+    pub fn parse(password: &str, confirmation: &str) -> Result<NewPassword, PasswordProblem> {
+        let length = password.chars().count();
+        if length < Self::MIN_CHARS {
+            return Err(PasswordProblem::TooShort);
+        }
+        if length > Self::MAX_CHARS {
+            return Err(PasswordProblem::TooLong);
+        }
+        if password != confirmation {
+            return Err(PasswordProblem::Mismatch);
+        }
+        Ok(NewPassword(password.to_string()))
+    }
+}
+
+/// What the set-password page shows about the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationView {
+    pub user_name: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The account whose password was set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedInvitation {
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub user_name: String,
+}
+
+/// The invitation a token opens, or why it opens none. The stored hash is compared in constant
+/// time; tokens of the wrong shape are refused without a query.
+fn usable_invitation(
+    repo: &mut dyn Repository,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ProvisionResult<Result<(Invitation, StoredResource), TokenProblem>> {
+    let well_formed =
+        token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Ok(Err(TokenProblem::Unknown));
+    }
+    let hash = token_hash(token);
+    let Some(invitation) = repo.invitation_by_token_hash(&hash)? else {
+        return Ok(Err(TokenProblem::Unknown));
+    };
+    if !constant_time_eq(invitation.token_hash.as_bytes(), hash.as_bytes()) {
+        return Ok(Err(TokenProblem::Unknown));
+    }
+    let problem = if invitation.used_at.is_some() {
+        Some(TokenProblem::Used)
+    } else if invitation.revoked_at.is_some() {
+        Some(TokenProblem::Replaced)
+    } else if invitation.expires_at <= now {
+        Some(TokenProblem::Expired)
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Ok(Err(problem));
+    }
+    let user = repo
+        .get(&invitation.tenant, ResourceKind::User, &invitation.user_id)?
+        .ok_or_else(|| not_found(ResourceKind::User, &invitation.user_id))?;
+    Ok(Ok((invitation, user)))
+}
+
+fn user_name_of(user: &StoredResource) -> String {
+    user.data.get("userName").and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// Which users `POST /api/v1/invitations` addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvitationTargets {
+    Users(Vec<String>),
+    Filter(Filter),
+}
+
+/// Why a user got no invitation from a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InvitationRefusal {
+    NotFound,
+    /// No usable email address; the text says why.
+    NoEmail(String),
+    /// `apply_policy` was asked and the tenant's policy does not cover the user.
+    NotCovered(InvitationPolicy),
+}
+
+/// The outcome for one user of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserInvitation {
+    pub user_id: String,
+    pub outcome: Result<QueuedInvitation, InvitationRefusal>,
+}
+
+impl Provisioner {
+    /// The tenant's invitation policy (the default when none was set).
+    pub fn invitation_policy(&self, tenant: &TenantId) -> ProvisionResult<InvitationPolicy> {
+        self.store.read(|repo| invitation_policy(repo, tenant))
+    }
+
+    pub fn set_invitation_policy(&self, tenant: &TenantId, policy: InvitationPolicy) -> ProvisionResult<()> {
+        self.store.write(|repo| set_invitation_policy(repo, tenant, policy))
+    }
+
+    /// Invites the selected users in one transaction: a fresh invitation each when `resend`,
+    /// otherwise only those without a pending one; with `apply_policy`, only users the tenant's
+    /// policy covers. Each user is listed once, however often selected.
+    pub fn invite_users(
+        &self,
+        settings: &InvitationSettings,
+        tenant: &TenantId,
+        targets: &InvitationTargets,
+        resend: bool,
+        apply_policy: bool,
+    ) -> ProvisionResult<Vec<UserInvitation>> {
+        self.store.write(|repo| {
+            let users = select_users(repo, tenant, targets)?;
+            let policy = invitation_policy(repo, tenant)?;
+            let mut results = Vec::with_capacity(users.len());
+            for (user_id, user) in users {
+                let outcome = match user {
+                    None => Err(InvitationRefusal::NotFound),
+                    Some(user) if apply_policy && !policy.covers(&user.data) => {
+                        Err(InvitationRefusal::NotCovered(policy))
+                    }
+                    Some(user) => match invitation_recipient(&user) {
+                        Err(reason) => Err(InvitationRefusal::NoEmail(reason)),
+                        Ok(_) if resend => Ok(resend_invitation(repo, settings, tenant, &user)?),
+                        Ok(_) => Ok(queue_invitation(repo, settings, tenant, &user)?),
+                    },
+                };
+                results.push(UserInvitation { user_id, outcome });
+            }
+            Ok(results)
+        })
+    }
+
+    /// What the set-password page shows for a token, or why the token is not usable.
+    pub fn check_invitation(&self, token: &str) -> Result<InvitationView, AcceptError> {
+        let found = self.store.read(|repo| usable_invitation(repo, token, Utc::now()))?;
+        let (invitation, user) = found.map_err(AcceptError::Token)?;
+        Ok(InvitationView { user_name: user_name_of(&user), expires_at: invitation.expires_at })
+    }
+
+    /// Redeems a link: sets the user's password (argon2) and marks the invitation used, in one
+    /// transaction, so a link sets a password at most once.
+    pub fn accept_invitation(&self, token: &str, password: &NewPassword) -> Result<AcceptedInvitation, AcceptError> {
+        self.check_invitation(token)?;
+        let password_hash = hash_password(&password.0).map_err(ProvisionError::from)?;
+        let accepted = self.retrying(|repo| {
+            let now = Utc::now();
+            let (invitation, user) = match usable_invitation(repo, token, now)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            if !repo.mark_invitation_used(&invitation.id, now)? {
+                return Ok(Err(TokenProblem::Used));
+            }
+            let write = ResourceWrite { data: user.data.clone(), password_hash: Some(password_hash.clone()) };
+            repo.update(&invitation.tenant, ResourceKind::User, &user.id, user.version, &write)?;
+            Ok(Ok(AcceptedInvitation {
+                tenant: invitation.tenant,
+                user_id: user.id.clone(),
+                user_name: user_name_of(&user),
+            }))
+        })?;
+        accepted.map_err(AcceptError::Token)
+    }
+}
+
+/// The selected users in request order, each once, `None` for ids not in the tenant.
+fn select_users(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    targets: &InvitationTargets,
+) -> ProvisionResult<Vec<(String, Option<StoredResource>)>> {
+    let too_many = |n: usize| {
+        ScimError::invalid_value(format!(
+            "{n} users selected; at most {MAX_USERS_PER_REQUEST} per request: narrow the selection"
+        ))
+    };
+    match targets {
+        InvitationTargets::Users(ids) => {
+            let mut seen = std::collections::HashSet::new();
+            let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+            if unique.len() > MAX_USERS_PER_REQUEST {
+                return Err(too_many(unique.len()).into());
+            }
+            unique.into_iter().map(|id| Ok((id.clone(), repo.get(tenant, ResourceKind::User, id)?))).collect()
+        }
+        InvitationTargets::Filter(filter) => {
+            let query = ListQuery {
+                filter: Some(filter.clone()),
+                sort: None,
+                start_index: 1,
+                count: MAX_USERS_PER_REQUEST as u64,
+            };
+            let page = repo.list(tenant, ResourceKind::User, &query)?;
+            if page.total_results > MAX_USERS_PER_REQUEST as u64 {
+                return Err(too_many(usize::try_from(page.total_results).unwrap_or(usize::MAX)).into());
+            }
+            Ok(page.resources.into_iter().map(|user| (user.id.clone(), Some(user))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::schema::SchemaRegistry;
+    use crate::store::{DatabaseUrl, Store};
+
+    fn user(data: Value) -> StoredResource {
+        StoredResource { id: "u1".into(), data, version: 1, created: Utc::now(), last_modified: Utc::now() }
+    }
+
+    #[test]
+    fn each_policy_covers_the_users_it_names() {
+        let active_admin = json!({"userName": "a", "roles": [{"value": "Admin"}]});
+        let inactive_admin = json!({"userName": "b", "active": false, "roles": [{"value": "administrator"}]});
+        let active_user = json!({"userName": "c", "roles": [{"value": "user"}]});
+        let inactive_user = json!({"userName": "d", "active": false});
+        let cases = [
+            (InvitationPolicy::Never, [false, false, false, false]),
+            (InvitationPolicy::Always, [true, true, true, true]),
+            (InvitationPolicy::AdminsOnly, [true, false, false, false]),
+            (InvitationPolicy::ActiveOnly, [true, false, true, false]),
+        ];
+        for (policy, expected) in cases {
+            let actual = [&active_admin, &inactive_admin, &active_user, &inactive_user].map(|u| policy.covers(u));
+            assert_eq!(actual, expected, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn the_import_option_overrides_the_policy() {
+        let inactive = user(json!({"userName": "d", "active": false}));
+        assert!(!should_invite(InvitationPolicy::ActiveOnly, None, &inactive));
+        assert!(should_invite(InvitationPolicy::Never, Some(true), &inactive));
+        assert!(!should_invite(InvitationPolicy::Always, Some(false), &inactive));
+    }
+
+    #[test]
+    fn policies_parse_from_their_names_and_short_forms() {
+        for policy in InvitationPolicy::ALL {
+            assert_eq!(InvitationPolicy::parse(policy.as_str()), Some(policy));
+        }
+        assert_eq!(InvitationPolicy::parse("Admins-Only"), Some(InvitationPolicy::AdminsOnly));
+        assert_eq!(InvitationPolicy::parse("admins"), Some(InvitationPolicy::AdminsOnly));
+        assert_eq!(InvitationPolicy::parse("active"), Some(InvitationPolicy::ActiveOnly));
+        assert_eq!(InvitationPolicy::parse("sometimes"), None);
+        assert_eq!(InvitationPolicy::default(), InvitationPolicy::ActiveOnly);
+    }
+
+    #[test]
+    fn link_templates_need_the_token_and_known_placeholders() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let default = LinkTemplate::parse("{public_url}/onboarding/set-password?token={token}").unwrap();
+        assert_eq!(
+            default.render("https://roster.example/", "T0K", &tenant, "u1"),
+            "https://roster.example/onboarding/set-password?token=T0K"
+        );
+        let app = LinkTemplate::parse("https://app.example.com/welcome?t={tenant}&u={user_id}&token={token}").unwrap();
+        assert_eq!(app.render("x", "T0K", &tenant, "u1"), "https://app.example.com/welcome?t=acme&u=u1&token=T0K");
+        assert!(LinkTemplate::parse("https://app.example.com/welcome").is_err());
+        assert!(LinkTemplate::parse("https://x/{token}/{email}").is_err());
+    }
+
+    #[test]
+    fn the_recipient_is_the_primary_email_else_the_first() {
+        let primary = user(
+            json!({"userName": "a", "emails": [{"value": "w@x.example"}, {"value": "p@x.example", "primary": true}]}),
+        );
+        assert_eq!(invitation_recipient(&primary).unwrap(), "p@x.example");
+        let first = user(json!({"userName": "a", "emails": [{"value": " f@x.example "}, {"value": "s@x.example"}]}));
+        assert_eq!(invitation_recipient(&first).unwrap(), "f@x.example");
+        let none = user(json!({"userName": "nomail"}));
+        assert!(invitation_recipient(&none).unwrap_err().contains("nomail has no email address"));
+        let bad = user(json!({"userName": "a", "emails": [{"value": "not-an-address"}]}));
+        assert!(invitation_recipient(&bad).is_err());
+    }
+
+    #[test]
+    fn passwords_need_eight_characters_typed_twice_alike() {
+        assert_eq!(NewPassword::parse("short", "short"), Err(PasswordProblem::TooShort));
+        assert_eq!(NewPassword::parse("ünïcödé!", "ünïcödé!").map(|_| ()), Ok(()));
+        assert_eq!(NewPassword::parse("long enough", "long enougH"), Err(PasswordProblem::Mismatch));
+        assert_eq!(format!("{:?}", NewPassword::parse("long enough", "long enough").unwrap()), "NewPassword(***)");
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_compared() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), TOKEN_CHARS);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert!(constant_time_eq(token_hash(&a).as_bytes(), token_hash(&a).as_bytes()));
+        assert!(!constant_time_eq(token_hash(&a).as_bytes(), token_hash(&b).as_bytes()));
+    }
+
+    fn provisioner(dir: &tempfile::TempDir) -> Provisioner {
+        let schemas = Arc::new(SchemaRegistry::standard());
+        let url = DatabaseUrl::parse(&dir.path().join("invitations.db").to_string_lossy());
+        Provisioner::new(Store::open(&url, 2, schemas.clone()).unwrap(), schemas)
+    }
+
+    fn settings() -> InvitationSettings {
+        InvitationSettings::new(
+            "{public_url}/onboarding/set-password?token={token}",
+            "http://roster.test",
+            Duration::from_secs(3600),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn queueing_twice_in_one_transaction_queues_one_invitation() {
+        let dir = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(&dir);
+        let tenant = TenantId::parse("acme").unwrap();
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ana",
+            "emails": [{"value": "ana@example.com"}],
+        });
+        let created = provisioner.create(&tenant, ResourceKind::User, &body).unwrap().stored;
+        let (first, second) = provisioner
+            .store()
+            .write(|repo| -> ProvisionResult<_> {
+                Ok((
+                    queue_invitation(repo, &settings(), &tenant, &created)?,
+                    queue_invitation(repo, &settings(), &tenant, &created)?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(first.status, QueueStatus::Queued);
+        assert_eq!(second.status, QueueStatus::AlreadyPending);
+        assert_eq!(first.invitation_id, second.invitation_id);
+        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
+        assert_eq!(due.len(), 1, "one message");
+        assert!(due[0].body_text.contains("http://roster.test/onboarding/set-password?token="), "{}", due[0].body_text);
+        assert_eq!(due[0].dedupe_key, format!("invitation:acme:{}:{}", created.id, first.invitation_id));
+    }
+
+    #[test]
+    fn a_resend_replaces_the_pending_invitation() {
+        let dir = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(&dir);
+        let tenant = TenantId::parse("acme").unwrap();
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "bo",
+            "emails": [{"value": "bo@example.com"}],
+        });
+        let created = provisioner.create(&tenant, ResourceKind::User, &body).unwrap().stored;
+        let first = provisioner.store().write(|repo| queue_invitation(repo, &settings(), &tenant, &created)).unwrap();
+        let second = provisioner.store().write(|repo| resend_invitation(repo, &settings(), &tenant, &created)).unwrap();
+        assert_eq!(second.status, QueueStatus::Queued);
+        assert_ne!(first.invitation_id, second.invitation_id);
+        let pending = provisioner.store().write(|repo| invitation_pending(repo, &tenant, &created.id)).unwrap();
+        assert_eq!(pending.map(|i| i.id), Some(second.invitation_id));
+        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
+        assert_eq!(due.len(), 1, "the replaced invitation's unsent message was cancelled");
+    }
+}

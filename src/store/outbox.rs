@@ -1,0 +1,347 @@
+//! The outbox (messages written in the same transaction as what caused them, sent later by the
+//! outbox worker) and the invitations whose one-time links those messages carry.
+//!
+//! A worker claims due messages under a lease (`locked_by`, `locked_until`): on PostgreSQL with
+//! `FOR UPDATE SKIP LOCKED`, so instances sharing a database never claim the same message; on
+//! SQLite inside the single-writer (`BEGIN IMMEDIATE`) transaction of [`super::Store::write`].
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+
+use super::connection::Backend;
+use super::repository::{format_timestamp, parse_timestamp, SqlRepository};
+use super::{StoreError, StoreResult};
+use crate::tenant::TenantId;
+
+/// A one-time link to set a password. Only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    pub id: String,
+    pub tenant: TenantId,
+    pub user_id: String,
+    /// Lowercase hex SHA-256 of the token.
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    /// Set when a newer invitation replaced this one before it was used.
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxMessage {
+    pub id: String,
+    pub tenant: TenantId,
+    /// What the message is, e.g. `invitation`.
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    /// Unique across the outbox: queueing the same key twice stores one message.
+    pub dedupe_key: String,
+    /// The invitation the message delivers; revoking it cancels the message if still unsent.
+    pub invitation_id: Option<String>,
+    /// A secret in the bodies (the one-time token), scrubbed once the message is settled.
+    pub redact: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A claimed message, as the worker sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub dedupe_key: String,
+    /// Delivery attempts so far, this one included.
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Storage of invitations and of the outbox. Writes belong in the caller's transaction
+/// ([`super::Store::write`]), so a message is queued if and only if what caused it is committed.
+pub trait OutboxRepository {
+    /// Stores an invitation unless the user already has an open (unused, unrevoked) one;
+    /// returns false, writing nothing, in that case.
+    fn insert_invitation(&mut self, invitation: &Invitation) -> StoreResult<bool>;
+    /// The user's open invitation, expired or not.
+    fn open_invitation(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<Invitation>>;
+    fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>>;
+    /// Revokes the user's open invitations and cancels their undelivered messages; returns how
+    /// many invitations were revoked.
+    fn revoke_open_invitations(&mut self, tenant: &TenantId, user_id: &str, at: DateTime<Utc>) -> StoreResult<usize>;
+    /// Marks an open invitation used; false when it was no longer open.
+    fn mark_invitation_used(&mut self, invitation_id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Queues a message, due now; false, writing nothing, when its dedupe key is already queued.
+    fn enqueue_message(&mut self, message: &NewOutboxMessage) -> StoreResult<bool>;
+    /// Whether any message is due and unclaimed (a cheap read before claiming).
+    fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Claims up to `limit` due messages for `claim` until `lease_until`, counting an attempt.
+    fn claim_messages(
+        &mut self,
+        claim: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    /// Records a delivery; false when the claim was lost (the lease expired and another worker
+    /// took the message).
+    fn mark_message_sent(&mut self, id: &str, claim: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Releases a message after a failed attempt, due again at `next_attempt_at`.
+    fn reschedule_message(
+        &mut self,
+        id: &str,
+        claim: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool>;
+    /// Gives up on a message.
+    fn fail_message(&mut self, id: &str, claim: &str, error: &str) -> StoreResult<bool>;
+}
+
+const INVITATION_COLUMNS: &str = "id, tenant_id, user_id, token_hash, expires_at, used_at, revoked_at, created_at";
+const OPEN: &str = "used_at IS NULL AND revoked_at IS NULL";
+/// Removes the secret from the stored bodies (REPLACE gives NULL when `redact` is NULL).
+const SCRUB: &str = "body_text = COALESCE(REPLACE(body_text, redact, '[redacted]'), body_text), \
+     body_html = COALESCE(REPLACE(body_html, redact, '[redacted]'), body_html), redact = NULL";
+
+#[derive(QueryableByName)]
+struct InvitationRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    token_hash: String,
+    #[diesel(sql_type = Text)]
+    expires_at: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    used_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    revoked_at: Option<String>,
+    #[diesel(sql_type = Text)]
+    created_at: String,
+}
+
+impl InvitationRow {
+    fn into_invitation(self) -> StoreResult<Invitation> {
+        let optional = |text: Option<String>| text.as_deref().map(parse_timestamp).transpose();
+        Ok(Invitation {
+            tenant: TenantId::parse(&self.tenant_id).map_err(StoreError::Database)?,
+            expires_at: parse_timestamp(&self.expires_at)?,
+            used_at: optional(self.used_at)?,
+            revoked_at: optional(self.revoked_at)?,
+            created_at: parse_timestamp(&self.created_at)?,
+            id: self.id,
+            user_id: self.user_id,
+            token_hash: self.token_hash,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct MessageRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    recipient: String,
+    #[diesel(sql_type = Text)]
+    subject: String,
+    #[diesel(sql_type = Text)]
+    body_text: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    body_html: Option<String>,
+    #[diesel(sql_type = Text)]
+    dedupe_key: String,
+    #[diesel(sql_type = BigInt)]
+    attempts: i64,
+    #[diesel(sql_type = Text)]
+    created_at: String,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+impl SqlRepository<'_> {
+    fn load_invitation(&mut self, column: &str, value: &str, open_only: bool) -> StoreResult<Option<Invitation>> {
+        let mut sql = self.sql();
+        sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE ").push(column);
+        sql.push(" = ").bind_text(value);
+        if open_only {
+            sql.push(" AND ").push(OPEN);
+        }
+        sql.first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+    }
+}
+
+impl OutboxRepository for SqlRepository<'_> {
+    fn insert_invitation(&mut self, invitation: &Invitation) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("INSERT INTO invitations (").push(INVITATION_COLUMNS).push(") VALUES (");
+        sql.bind_text(invitation.id.as_str()).push(", ").bind_text(invitation.tenant.as_str()).push(", ");
+        sql.bind_text(invitation.user_id.as_str()).push(", ").bind_text(invitation.token_hash.as_str()).push(", ");
+        sql.bind_text(format_timestamp(invitation.expires_at)).push(", ");
+        sql.bind_opt(invitation.used_at.map(format_timestamp)).push(", ");
+        sql.bind_opt(invitation.revoked_at.map(format_timestamp)).push(", ");
+        sql.bind_text(format_timestamp(invitation.created_at)).push(")");
+        sql.push(" ON CONFLICT (tenant_id, user_id) WHERE ").push(OPEN).push(" DO NOTHING");
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn open_invitation(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<Invitation>> {
+        let mut sql = self.sql();
+        sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE tenant_id = ");
+        sql.bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id).push(" AND ").push(OPEN);
+        sql.first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+    }
+
+    fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>> {
+        self.load_invitation("token_hash", token_hash, false)
+    }
+
+    fn revoke_open_invitations(&mut self, tenant: &TenantId, user_id: &str, at: DateTime<Utc>) -> StoreResult<usize> {
+        let mut cancel = self.sql();
+        cancel.push("UPDATE outbox SET status = 'cancelled', last_error = 'replaced by a newer invitation', ");
+        cancel.push(SCRUB).push(" WHERE status = 'pending' AND invitation_id IN (SELECT id FROM invitations WHERE ");
+        cancel.push("tenant_id = ").bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id);
+        cancel.push(" AND ").push(OPEN).push(")");
+        cancel.execute(&mut self.conn)?;
+        let mut revoke = self.sql();
+        revoke.push("UPDATE invitations SET revoked_at = ").bind_text(format_timestamp(at));
+        revoke.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id);
+        revoke.push(" AND ").push(OPEN);
+        Ok(revoke.execute(&mut self.conn)?)
+    }
+
+    fn mark_invitation_used(&mut self, invitation_id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE invitations SET used_at = ").bind_text(format_timestamp(at));
+        sql.push(" WHERE id = ").bind_text(invitation_id).push(" AND ").push(OPEN);
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn enqueue_message(&mut self, message: &NewOutboxMessage) -> StoreResult<bool> {
+        let created = format_timestamp(message.created_at);
+        let mut sql = self.sql();
+        sql.push(
+            "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, \
+             invitation_id, redact, status, attempts, next_attempt_at, created_at) VALUES (",
+        );
+        sql.bind_text(message.id.as_str()).push(", ").bind_text(message.tenant.as_str()).push(", ");
+        sql.bind_text(message.kind.as_str()).push(", ").bind_text(message.recipient.as_str()).push(", ");
+        sql.bind_text(message.subject.as_str()).push(", ").bind_text(message.body_text.as_str()).push(", ");
+        sql.bind_opt(message.body_html.as_deref()).push(", ").bind_text(message.dedupe_key.as_str()).push(", ");
+        sql.bind_opt(message.invitation_id.as_deref()).push(", ").bind_opt(message.redact.as_deref());
+        sql.push(", 'pending', 0, ").bind_text(created.as_str()).push(", ").bind_text(created.as_str());
+        sql.push(") ON CONFLICT (dedupe_key) DO NOTHING");
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        push_due_ids(&mut sql, &format_timestamp(now), 1);
+        Ok(sql.first::<IdRow>(&mut self.conn)?.is_some())
+    }
+
+    fn claim_messages(
+        &mut self,
+        claim: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let mut due = self.sql();
+        push_due_ids(&mut due, &format_timestamp(now), limit);
+        if due.backend() == Backend::Postgres {
+            due.push(" FOR UPDATE SKIP LOCKED");
+        }
+        let ids: Vec<String> = due.load::<IdRow>(&mut self.conn)?.into_iter().map(|row| row.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lock = self.sql();
+        lock.push("UPDATE outbox SET locked_by = ").bind_text(claim);
+        lock.push(", locked_until = ").bind_text(format_timestamp(lease_until));
+        lock.push(", attempts = attempts + 1 WHERE id IN (").bind_list(ids.iter().map(String::as_str)).push(")");
+        lock.execute(&mut self.conn)?;
+        let mut load = self.sql();
+        load.push(
+            "SELECT id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, attempts, created_at \
+             FROM outbox WHERE id IN (",
+        );
+        load.bind_list(ids.iter().map(String::as_str)).push(") ORDER BY next_attempt_at, id");
+        load.load::<MessageRow>(&mut self.conn)?
+            .into_iter()
+            .map(|row| {
+                Ok(OutboxMessage {
+                    created_at: parse_timestamp(&row.created_at)?,
+                    id: row.id,
+                    tenant_id: row.tenant_id,
+                    kind: row.kind,
+                    recipient: row.recipient,
+                    subject: row.subject,
+                    body_text: row.body_text,
+                    body_html: row.body_html,
+                    dedupe_key: row.dedupe_key,
+                    attempts: row.attempts,
+                })
+            })
+            .collect()
+    }
+
+    fn mark_message_sent(&mut self, id: &str, claim: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE outbox SET status = 'sent', sent_at = ").bind_text(format_timestamp(at));
+        sql.push(", locked_until = NULL, last_error = NULL, ").push(SCRUB);
+        sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn reschedule_message(
+        &mut self,
+        id: &str,
+        claim: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE outbox SET next_attempt_at = ").bind_text(format_timestamp(next_attempt_at));
+        sql.push(", last_error = ").bind_text(error).push(", locked_until = NULL");
+        sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
+        sql.push(" AND status = 'pending'");
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn fail_message(&mut self, id: &str, claim: &str, error: &str) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE outbox SET status = 'failed', last_error = ").bind_text(error);
+        sql.push(", locked_until = NULL, ").push(SCRUB);
+        sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
+        sql.push(" AND status = 'pending'");
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+}
+
+/// `SELECT id ... ` of pending messages that are due and not under a live lease, oldest first.
+fn push_due_ids(sql: &mut super::sql::Sql, now: &str, limit: usize) {
+    sql.push("SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ").bind_text(now);
+    sql.push(" AND (locked_until IS NULL OR locked_until <= ").bind_text(now).push(")");
+    sql.push(" ORDER BY next_attempt_at, id LIMIT ").bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
+}
