@@ -13,11 +13,11 @@
 # ---- build ------------------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
 
-# gcc/make build the bundled SQLite and libpq (libsqlite3-sys and pq-sys, feature "bundled").
-# The bundled libpq is built with TLS support through openssl-sys, which links the system
-# OpenSSL: hence pkg-config + libssl-dev here and libssl3 in the runtime image.
+# gcc/make build the bundled SQLite and libpq (libsqlite3-sys and pq-sys, feature "bundled"), and
+# perl + make the vendored OpenSSL libpq uses for TLS (openssl-sys, feature "vendored"). All three
+# are linked statically: the runtime image needs no libssl or libpq.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc make libc6-dev pkg-config libssl-dev \
+    && apt-get install -y --no-install-recommends gcc make libc6-dev perl \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -37,7 +37,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 roster \
     && useradd --system --uid 10001 --gid roster --home-dir /data --no-create-home --shell /usr/sbin/nologin roster \
