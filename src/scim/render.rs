@@ -59,10 +59,6 @@ pub fn render(base_url: &str, meta: &ResourceMeta<'_>, data: &Value, relations: 
     for (key, value) in body {
         out.insert(key, value);
     }
-    if meta.kind == ResourceKind::User && out.get("active").is_none_or(Value::is_null) {
-        // A user stored without `active` is active (the column filters and sorts read): say so.
-        out.insert("active".into(), Value::Bool(true));
-    }
     if let Some(relations) = relations {
         let key = match meta.kind {
             ResourceKind::User => "groups",

@@ -130,7 +130,6 @@ fn column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
         (_, "meta", Some("created")) => Some(required("created", ValueKind::Timestamp)),
         (_, "meta", Some("lastmodified")) => Some(required("last_modified", ValueKind::Timestamp)),
         (ResourceKind::User, "username", None) => Some(required("user_name_lower", FOLDED_TEXT)),
-        (ResourceKind::User, "active", None) => Some(required("active", ValueKind::Bool)),
         (ResourceKind::User, "displayname", None) => Some(optional("display_name_lower", FOLDED_TEXT)),
         (ResourceKind::Group, "displayname", None) => Some(required("display_name_lower", FOLDED_TEXT)),
         _ => None,
