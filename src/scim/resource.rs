@@ -123,6 +123,11 @@ pub fn normalize_resource(
         }
     }
 
+    if matches!(mode, WriteMode::Create) && schema.kind == ResourceKind::User {
+        // A new user is active unless the body says otherwise; stored, so that what `active eq
+        // true` matches and what a response shows agree.
+        core_values.entry("active").or_insert(Value::Bool(true));
+    }
     let mut data = Map::new();
     let mut schemas = vec![Value::String(schema.core.id.clone())];
     let mut ordered_core = Map::new();
@@ -845,8 +850,9 @@ mod tests {
                 json!({"schemas": [USER_SCHEMA], "userName": " b ", "displayName": "  "}),
             ),
         ];
-        for (case, body, expected) in cases {
+        for (case, body, mut expected) in cases {
             let normalized = create(&user_schema(), body).unwrap_or_else(|e| panic!("{case}: {e}"));
+            expected.as_object_mut().unwrap().entry("active").or_insert(json!(true));
             assert_eq!(normalized.data, expected, "{case}");
         }
     }
@@ -870,7 +876,10 @@ mod tests {
                 "urn:example:unknown:1.0:User".to_string(),
             ]
         );
-        assert_eq!(normalized.data, json!({"schemas": [USER_SCHEMA], "userName": "b", "name": {"givenName": "B"}}));
+        assert_eq!(
+            normalized.data,
+            json!({"schemas": [USER_SCHEMA], "userName": "b", "name": {"givenName": "B"}, "active": true})
+        );
     }
 
     #[test]

@@ -111,12 +111,40 @@ const GROUP_MEMBERS: SideTable = SideTable {
     columns: &[("value", required("member_id", EXACT_TEXT)), ("type", required("member_type", LOOSE_TEXT))],
 };
 
-fn side_table(kind: ResourceKind, attr: &str) -> Option<&'static SideTable> {
+/// A user's groups with the sub-attributes derived from the group (`display`, `type`): a join,
+/// used only by filters that name them.
+const USER_GROUPS_DERIVED: SideTable = SideTable {
+    table: "(SELECT m.tenant_id, m.member_id, m.group_id, g.display_name_lower, 'direct' AS membership_type \
+            FROM memberships m JOIN scim_groups g ON g.id = m.group_id) AS user_groups",
+    owner: "member_id",
+    columns: &[
+        ("value", required("group_id", EXACT_TEXT)),
+        ("display", required("display_name_lower", FOLDED_TEXT)),
+        ("type", required("membership_type", LOOSE_TEXT)),
+    ],
+};
+/// A group's members with the `display` a response shows for each: a join, used only by filters
+/// that name it.
+const GROUP_MEMBERS_DERIVED: SideTable = SideTable {
+    table: "(SELECT m.tenant_id, m.group_id, m.member_id, m.member_type, \
+            COALESCE(m.display, u.display_name, u.user_name, g.display_name) AS member_display \
+            FROM memberships m LEFT JOIN scim_users u ON u.id = m.member_id \
+            LEFT JOIN scim_groups g ON g.id = m.member_id) AS group_members",
+    owner: "group_id",
+    columns: &[
+        ("value", required("member_id", EXACT_TEXT)),
+        ("type", required("member_type", LOOSE_TEXT)),
+        ("display", optional("member_display", LOOSE_TEXT)),
+    ],
+};
+
+/// The side tables holding a multi-valued attribute, cheapest first.
+fn side_tables(kind: ResourceKind, attr: &str) -> &'static [&'static SideTable] {
     match (kind, attr.to_ascii_lowercase().as_str()) {
-        (ResourceKind::User, "emails") => Some(&USER_EMAILS),
-        (ResourceKind::User, "groups") => Some(&USER_GROUPS),
-        (ResourceKind::Group, "members") => Some(&GROUP_MEMBERS),
-        _ => None,
+        (ResourceKind::User, "emails") => &[&USER_EMAILS],
+        (ResourceKind::User, "groups") => &[&USER_GROUPS, &USER_GROUPS_DERIVED],
+        (ResourceKind::Group, "members") => &[&GROUP_MEMBERS, &GROUP_MEMBERS_DERIVED],
+        _ => &[],
     }
 }
 
@@ -130,7 +158,6 @@ fn column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
         (_, "meta", Some("created")) => Some(required("created", ValueKind::Timestamp)),
         (_, "meta", Some("lastmodified")) => Some(required("last_modified", ValueKind::Timestamp)),
         (ResourceKind::User, "username", None) => Some(required("user_name_lower", FOLDED_TEXT)),
-        (ResourceKind::User, "active", None) => Some(required("active", ValueKind::Bool)),
         (ResourceKind::User, "displayname", None) => Some(optional("display_name_lower", FOLDED_TEXT)),
         (ResourceKind::Group, "displayname", None) => Some(required("display_name_lower", FOLDED_TEXT)),
         _ => None,
@@ -332,8 +359,10 @@ fn push_elements_exist(
     let schema = scope.schema;
     let resolved = schema.resolve(path).ok_or_else(|| unknown(path))?;
     let is_core = resolved.schema_id.eq_ignore_ascii_case(&schema.core.id);
-    if let Some(table) = is_core.then(|| side_table(schema.kind, &resolved.def.name)).flatten() {
-        if inner.is_none_or(|f| side_table_covers(table, f)) {
+    let tables = if is_core { side_tables(schema.kind, &resolved.def.name) } else { &[] };
+    if let Some(widest) = tables.last() {
+        let covering = tables.iter().copied().find(|table| inner.is_none_or(|f| side_table_covers(table, f)));
+        if let Some(table) = covering {
             sql.push("id IN (SELECT ").push(table.owner).push(" FROM ").push(table.table);
             sql.push(" WHERE tenant_id = ").bind_text(scope.tenant.as_str());
             if let Some(inner) = inner {
@@ -346,7 +375,7 @@ fn push_elements_exist(
         if !resolved.def.name.eq_ignore_ascii_case("emails") {
             return Err(ScimError::invalid_filter(format!(
                 "inside \"{path}[...]\" only {} can be filtered",
-                table.columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+                widest.columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
             ))
             .into());
         }

@@ -6,6 +6,7 @@
 //! change through set operations.
 
 mod connection;
+mod dependent_versions;
 mod filter_sql;
 mod imports;
 mod listing;

@@ -246,9 +246,16 @@ impl<'c> SqlRepository<'c> {
                 sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
+        let renamed = match update {
+            Some(_) => self.user_renamed(tenant, id, columns.user_name, columns.display_name)?,
+            None => false,
+        };
         let written = sql.execute(&mut self.conn)?;
         if written == 1 {
             self.replace_emails(tenant, id, &write.data)?;
+            if renamed {
+                self.bump_groups_containing(tenant, id)?;
+            }
         }
         Ok(written)
     }
@@ -276,6 +283,7 @@ impl<'c> SqlRepository<'c> {
                 sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
             }
             Some(expected_version) => {
+                self.bump_if_group_renamed(tenant, id, display_name)?;
                 sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
                 sql.push(", display_name_lower = ").bind_text(fold(display_name));
                 sql.push(", external_id = ").bind_opt(external_id);
@@ -380,17 +388,21 @@ impl Repository for SqlRepository<'_> {
     }
 
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()> {
+        if kind == ResourceKind::Group {
+            self.bump_members_of(tenant, id)?;
+        }
+        let mut sql = self.sql();
+        sql.push("DELETE FROM ").push(table(kind)).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(id);
+        if sql.execute(&mut self.conn)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.bump_groups_containing(tenant, id)?;
         let mut memberships = self.sql();
         memberships.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
         memberships.push(" AND member_id = ").bind_text(id);
         memberships.execute(&mut self.conn)?;
-        let mut sql = self.sql();
-        sql.push("DELETE FROM ").push(table(kind)).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND id = ").bind_text(id);
-        match sql.execute(&mut self.conn)? {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page> {
@@ -455,7 +467,11 @@ impl Repository for SqlRepository<'_> {
                 sql.bind_opt(member.display.as_deref()).push(")");
             }
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
-            added += sql.execute(&mut self.conn)?;
+            let inserted = sql.execute(&mut self.conn)?;
+            if inserted > 0 {
+                self.bump_users(tenant, &chunk.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())?;
+            }
+            added += inserted;
         }
         Ok(added)
     }
@@ -467,12 +483,17 @@ impl Repository for SqlRepository<'_> {
             sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
             sql.push(" AND group_id = ").bind_text(group_id);
             sql.push(" AND member_id IN (").bind_list(chunk.iter().map(String::as_str)).push(")");
-            removed += sql.execute(&mut self.conn)?;
+            let deleted = sql.execute(&mut self.conn)?;
+            if deleted > 0 {
+                self.bump_users(tenant, &chunk.iter().map(String::as_str).collect::<Vec<_>>())?;
+            }
+            removed += deleted;
         }
         Ok(removed)
     }
 
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize> {
+        self.bump_members_of(tenant, group_id)?;
         let mut sql = self.sql();
         sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND group_id = ").bind_text(group_id);

@@ -157,3 +157,101 @@ fn groups_honour_if_match_too() {
     let config: Value = app.get("/ServiceProviderConfig").json().unwrap();
     assert_eq!(config["etag"]["supported"], true);
 }
+
+/// GET with `If-None-Match: current` must answer 200 with the new representation once `current`
+/// is stale; returns the new ETag and the body.
+fn changed_since(app: &TestApp, path: &str, current: &str, why: &str) -> (String, Value) {
+    let response = conditional(app, reqwest::Method::GET, path, ("If-None-Match", current), None);
+    assert_eq!(response.status(), 200, "{why}: the old ETag must not answer 304");
+    let next = etag(&response);
+    assert_ne!(next, current, "{why}");
+    let body: Value = response.json().unwrap();
+    assert_eq!(version(&body), next);
+    (next, body)
+}
+
+fn group_names(user: &Value) -> Vec<String> {
+    user["groups"]
+        .as_array()
+        .map(|g| g.iter().map(|g| g["display"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_users_version_changes_whenever_its_groups_change() {
+    let app = TestApp::spawn();
+    let user = app.create_user("quinn");
+    let user_id = id_of(&user);
+    let path = format!("/Users/{user_id}");
+    let mut current = version(&user);
+
+    let group = app.create_group("Readers", &[&user_id]);
+    let group_path = format!("/Groups/{}", id_of(&group));
+    let (next, body) = changed_since(&app, &path, &current, "created a group naming the user");
+    assert_eq!(group_names(&body), ["Readers"]);
+    current = next;
+    let member = |op: &str| json!({"schemas": [PATCH_OP], "Operations": [{"op": op, "path": "members", "value": [{"value": user_id}]}]});
+
+    assert_eq!(app.patch(&group_path, &member("remove")).status(), 200);
+    let (next, body) = changed_since(&app, &path, &current, "removed from the group");
+    assert!(group_names(&body).is_empty());
+    assert_scim_error(
+        conditional(
+            &app,
+            reqwest::Method::PUT,
+            &path,
+            ("If-Match", &current),
+            Some(&json!({"schemas": [USER_SCHEMA], "userName": "quinn"})),
+        ),
+        412,
+        None,
+    );
+    current = next;
+
+    assert_eq!(app.patch(&group_path, &member("add")).status(), 200);
+    current = changed_since(&app, &path, &current, "added by PATCH").0;
+    let unchanged = conditional(&app, reqwest::Method::GET, &path, ("If-None-Match", &current), None);
+    assert_eq!(unchanged.status(), 304, "no change, no new version");
+    let rename =
+        json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Editors"}]});
+    assert_eq!(app.patch(&group_path, &rename).status(), 200);
+    let (next, body) = changed_since(&app, &path, &current, "the group was renamed");
+    assert_eq!(group_names(&body), ["Editors"]);
+    current = next;
+
+    let put = json!({"schemas": [GROUP_SCHEMA], "displayName": "Editors", "members": []});
+    assert_eq!(app.put(&group_path, &put).status(), 200);
+    current = changed_since(&app, &path, &current, "emptied by PUT").0;
+    let put = json!({"schemas": [GROUP_SCHEMA], "displayName": "Editors", "members": [{"value": user_id}]});
+    assert_eq!(app.put(&group_path, &put).status(), 200);
+    current = changed_since(&app, &path, &current, "added by PUT").0;
+
+    assert_eq!(app.delete(&group_path).status(), 204);
+    let (_, body) = changed_since(&app, &path, &current, "the group was deleted");
+    assert!(group_names(&body).is_empty());
+}
+
+#[test]
+fn a_groups_version_changes_when_a_member_is_renamed_or_deleted() {
+    let app = TestApp::spawn();
+    let user = app.create_user("rita");
+    let path = format!("/Users/{}", id_of(&user));
+    let group = app.create_group("Crew", &[&id_of(&user)]);
+    let group_path = format!("/Groups/{}", id_of(&group));
+    let mut current = version(&group);
+
+    assert_eq!(app.patch(&path, &replace_title("Captain")).status(), 200);
+    let unchanged = conditional(&app, reqwest::Method::GET, &group_path, ("If-None-Match", &current), None);
+    assert_eq!(unchanged.status(), 304, "a title is not shown by the group");
+
+    let rename =
+        json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Rita R."}]});
+    assert_eq!(app.patch(&path, &rename).status(), 200);
+    let (next, body) = changed_since(&app, &group_path, &current, "the member's displayName changed");
+    assert_eq!(body["members"][0]["display"], "Rita R.");
+    current = next;
+
+    assert_eq!(app.delete(&path).status(), 204);
+    let (_, body) = changed_since(&app, &group_path, &current, "the member was deleted");
+    assert_eq!(body["members"], json!([]));
+}

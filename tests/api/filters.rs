@@ -443,3 +443,23 @@ fn numbers_compare_and_sort_as_numbers() {
         assert!(body["detail"].as_str().unwrap().contains(mention), "{filter}: {body}");
     }
 }
+
+#[test]
+fn the_derived_display_and_type_of_groups_and_members_are_filterable() {
+    let directory = Directory::seed();
+    let guides = id_of(&directory.guides);
+    let group_cases: Vec<(String, &[&str])> = vec![
+        (r#"members.display eq "babs jensen""#.to_string(), &["Tour Guides"]),
+        (r#"members[display eq "ajones" and type eq "User"]"#.to_string(), &["Tour Guides"]),
+        (r#"members[display sw "John"]"#.to_string(), &["Engineering"]),
+        (r#"not (members.display co "o")"#.to_string(), &["Empty"]),
+    ];
+    directory.check("/Groups", &group_cases);
+    let user_cases: Vec<(String, &[&str])> = vec![
+        (r#"groups.display eq "tour guides""#.to_string(), &[B, A]),
+        (format!(r#"groups[display ew "ing" or value eq "{guides}"]"#), ALL),
+        (r#"groups[type eq "direct" and display sw "Eng"]"#.to_string(), &[J]),
+        (r#"groups.type eq "indirect""#.to_string(), &[]),
+    ];
+    directory.check("/Users", &user_cases);
+}

@@ -161,3 +161,38 @@ fn group_membership_rules_add_and_remove_members_by_patch() {
     let john_groups = get_json(&app, &format!("/Users/{}", id_of(&john)));
     assert_eq!(john_groups["groups"][0]["value"], group["id"]);
 }
+
+/// The first ```json block after `marker` in a file of the repository.
+fn json_block_after(file: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let after = &text[text.find(marker).unwrap_or_else(|| panic!("{file} has no {marker:?}"))..];
+    let start = after.find("```json\n").expect("a json block") + "```json\n".len();
+    after[start..start + after[start..].find("```").unwrap()].to_string()
+}
+
+#[test]
+fn the_readme_template_is_the_documented_one_and_creates_a_user_once_rendered() {
+    let readme = json_block_after("README.md", "OneLogin's *SCIM JSON Template*");
+    assert_eq!(readme, json_block_after("docs/identity-providers.md", "Ready template"), "one template, two places");
+    let rendered = [
+        ("{$parameters.scimusername}", "mroe@example.com"),
+        ("{$user.firstname}", "Mary"),
+        ("{$user.lastname}", "Roe"),
+        ("{$user.display_name}", "Mary Roe"),
+        ("{$user.email}", "mroe@example.com"),
+        ("{$user.title}", "Engineer"),
+        ("{$user.department}", "Research"),
+    ]
+    .iter()
+    .fold(readme, |body, (macro_name, value)| body.replace(macro_name, value));
+    assert!(!rendered.contains("{$"), "every macro is one OneLogin fills in: {rendered}");
+    let body: Value = serde_json::from_str(&rendered).unwrap();
+    let app = TestApp::spawn();
+    let created = app.create_user_with(body);
+    assert_eq!(
+        (&created["userName"], &created["name"]["familyName"], &created["emails"][0]["value"]),
+        (&json!("mroe@example.com"), &json!("Roe"), &json!("mroe@example.com"))
+    );
+    assert_eq!(created[ENTERPRISE]["department"], "Research");
+    assert_eq!(created["title"], "Engineer");
+}

@@ -198,3 +198,29 @@ fn not_matches_users_that_lack_the_attribute_and_plain_filters_use_the_index() {
     assert_eq!(names(r#"not (title pr) or userName eq "titled""#), ["titled", "untitled"]);
     assert_eq!(names(r#"not (emails[type eq "work"])"#), ["titled", "untitled"]);
 }
+
+#[test]
+fn a_user_created_without_active_is_stored_active_and_a_removed_active_matches_neither_value() {
+    let app = TestApp::spawn();
+    let created = app.create_user("sam");
+    assert_eq!(created["active"], true, "a new user is active unless it says otherwise");
+    let path = format!("/Users/{}", id_of(&created));
+    assert_eq!(app.get(&path).json::<Value>().unwrap()["active"], true);
+    let users_where = |filter: &str| app.list(&format!("/Users?filter={}", urlencode(filter)));
+    let active = users_where("active eq true");
+    assert_eq!(active["totalResults"], 1);
+    assert_eq!(active["Resources"][0]["active"], true);
+
+    let deactivate = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    assert_eq!(app.patch(&path, &deactivate).json::<Value>().unwrap()["active"], false);
+    assert_eq!(users_where("active eq true")["totalResults"], 0);
+    assert_eq!(users_where("active eq false")["Resources"][0]["active"], false);
+
+    let remove = patch_op(json!([{"op": "remove", "path": "active"}]));
+    let removed: Value = app.patch(&path, &remove).json().unwrap();
+    assert!(removed.get("active").is_none(), "removed means unassigned (RFC 7644 §3.5.2.2): {removed}");
+    assert_eq!(users_where("active eq true")["totalResults"], 0, "what is not shown does not match");
+    assert_eq!(users_where("active eq false")["totalResults"], 0);
+    assert_eq!(users_where("not (active pr)")["totalResults"], 1);
+    assert_eq!(app.list("/Users?attributes=userName")["Resources"][0].get("active"), None);
+}

@@ -1,0 +1,1 @@
+-- Nothing to undo: 'active' was true for these users before, only implied.
