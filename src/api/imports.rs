@@ -127,6 +127,7 @@ pub struct ImportResponse {
     /// `previewed`, `running`, `completed` or `failed`.
     #[schema(example = "completed")]
     pub status: String,
+    /// True while the import is a preview (uploaded with `dry_run=true`, not committed yet).
     pub dry_run: bool,
     pub file_name: Option<String>,
     /// Data rows in the file (blank lines excluded).
@@ -634,6 +635,7 @@ pub async fn list_imports(
     responses(
         (status = 200, description = "Committed in the request", body = ImportResponse),
         (status = 202, description = "Accepted: a background job commits the import", body = ImportResponse),
+        (status = 400, description = "The body is not a list of rows", body = crate::api::error::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
         (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
         (status = 404, description = "No such import in this tenant", body = crate::api::error::ErrorResponse),

@@ -712,6 +712,8 @@ fn broken_files_fail_with_clear_errors() {
     let codes = errors(&ragged);
     assert!(codes.contains(&(2, "malformed_csv".to_string())), "a row with too many cells: {ragged}");
     assert!(users(&app).iter().any(|u| u["userName"] == "cy"), "{ragged}");
+    assert!(codes.contains(&(3, "malformed_csv".to_string())), "a row with too few cells: {ragged}");
+    assert_eq!(user_names(&app), ["cy"], "only the whole row is imported");
     assert!(users(&app).iter().all(|u| u["userName"] != "ann"), "{ragged}");
 }
 
