@@ -19,7 +19,7 @@ use crate::provision::Provisioner;
 use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::scim::extension::ExtensionDefinition;
 use crate::scim::list::PageLimits;
-use crate::scim::schema::SchemaRegistry;
+use crate::scim::schema::{ResourceKind, SchemaRegistry};
 use crate::store::{DatabaseUrl, Store};
 use crate::tenant::TenantId;
 
@@ -32,7 +32,9 @@ pub fn open_store(settings: &DatabaseSettings, schemas: Arc<SchemaRegistry>) -> 
 
 /// The standard schemas plus the operator's extension definition files (docs/custom-schemas.md).
 pub fn schema_registry(extension_files: &[PathBuf]) -> anyhow::Result<SchemaRegistry> {
-    let mut registry = SchemaRegistry::standard();
+    let mut registry = SchemaRegistry::standard()
+        .with_extension(ResourceKind::User, crate::import::path::import_user_schema(), false)
+        .map_err(|e| anyhow::anyhow!(e.detail))?;
     for path in extension_files.iter().filter(|path| !path.as_os_str().is_empty()) {
         let fail = |problem: String| anyhow::anyhow!("schema extension file {}: {problem}", path.display());
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;

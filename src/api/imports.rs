@@ -127,6 +127,7 @@ pub struct ImportResponse {
     /// `previewed`, `running`, `completed` or `failed`.
     #[schema(example = "completed")]
     pub status: String,
+    /// True while the import is a preview (uploaded with `dry_run=true`, not committed yet).
     pub dry_run: bool,
     pub file_name: Option<String>,
     /// Data rows in the file (blank lines excluded).
@@ -261,7 +262,7 @@ fn response_of(view: ImportView) -> ImportResponse {
     let record = view.record;
     let options: ImportOptions = serde_json::from_value(record.options.clone()).unwrap_or_default();
     let processed = if record.status == ImportStatus::Running { record.processed_rows } else { record.total_rows };
-    let percent = if record.total_rows == 0 { 100 } else { processed.min(record.total_rows) * 100 / record.total_rows };
+    let percent = (processed.min(record.total_rows) * 100).checked_div(record.total_rows).unwrap_or(100);
     let base = format!("/api/v1/imports/{}", record.id);
     ImportResponse {
         status: record.status.as_str().to_string(),
@@ -634,6 +635,7 @@ pub async fn list_imports(
     responses(
         (status = 200, description = "Committed in the request", body = ImportResponse),
         (status = 202, description = "Accepted: a background job commits the import", body = ImportResponse),
+        (status = 400, description = "The body is not a list of rows", body = crate::api::error::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
         (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
         (status = 404, description = "No such import in this tenant", body = crate::api::error::ErrorResponse),

@@ -23,9 +23,20 @@ use crate::scim::schema::{AttrType, AttributeDef, Mutability, SchemaDef, SchemaR
 
 /// The SCIM enterprise user extension (RFC 7643 §4.3).
 pub const ENTERPRISE_USER: &str = ENTERPRISE_USER_SCHEMA;
-/// Roster's own extension for attributes that only the importer sets (e.g. `upn`); the server stores
-/// them once the extension is registered (`examples/schemas/import-extension.json`).
+/// Roster's own extension for attributes that only the importer sets (e.g. `upn`); the server
+/// always registers it ([`import_user_schema`]), so the default profile's columns can be stored.
 pub const ROSTER_IMPORT_USER: &str = "urn:roster:params:scim:schemas:extension:import:2.0:User";
+
+/// The schema of [`ROSTER_IMPORT_USER`] (an extension in the sense of RFC 7643 §3.3): `upn`, the
+/// user principal name as the file wrote it (case kept, so `caseExact`).
+pub fn import_user_schema() -> SchemaDef {
+    SchemaDef {
+        id: ROSTER_IMPORT_USER.to_string(),
+        name: "RosterImportUser".to_string(),
+        description: "Attributes of users that CSV imports carry and SCIM has no place for".to_string(),
+        attributes: vec![AttributeDef::new("upn", AttrType::String, "The user principal name, as written").exact()],
+    }
+}
 
 /// Attributes an import must not set, with the reason shown to the admin: server-assigned, or
 /// secrets that never travel in a CSV.

@@ -363,7 +363,9 @@ impl Default for Rules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// The name the tenant saved it under.
+    /// The name the tenant saved it under (taken from the URL when a profile is saved; an inline
+    /// profile needs none).
+    #[serde(default)]
     pub name: String,
     /// The profile's own columns, checked before the default profile's.
     #[serde(default)]

@@ -346,7 +346,11 @@ impl Planner {
         mark_primary_email(&mut planned.attributes);
         let email = primary_email(&planned.attributes);
         let user_name = planned.attributes.get("userName").and_then(Value::as_str).map(str::to_owned);
-        if email.is_none() && user_name.is_none() && self.identity_cells_blank(planned) {
+        // An external id alone can still match an existing user (the runner refuses to create a
+        // user without a username).
+        let external_id =
+            planned.attributes.get("externalId").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+        if email.is_none() && user_name.is_none() && !external_id && self.identity_cells_blank(planned) {
             let header = self
                 .layout
                 .bound
@@ -357,7 +361,7 @@ impl Planner {
             let issue = RowIssue::error(
                 planned.row,
                 IssueCode::MissingRequiredField,
-                format!("this row has neither an email nor a username; fill in \"{header}\""),
+                format!("this row has no email, username or external id; fill in \"{header}\""),
             )
             .in_column(header);
             planned.issues.push(issue);

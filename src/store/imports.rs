@@ -496,6 +496,7 @@ impl ImportRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("UPDATE imports SET status = ").bind_text(import.status.as_str());
         sql.push(", phase = ").bind_text(import.phase.as_str());
+        sql.push(", dry_run = ").bind_int(i64::from(import.dry_run));
         sql.push(", header = ").bind_opt(import.header.as_ref().map(|h| Value::from(h.clone()).to_string()));
         sql.push(", delimiter = ").bind_opt(import.delimiter.as_deref());
         sql.push(", encoding = ").bind_opt(import.encoding.as_deref());

@@ -12,6 +12,8 @@ use crate::helpers::*;
 use crate::users::urlencode;
 
 pub const DEVICE: &str = "urn:example:params:scim:schemas:extension:device:2.0:User";
+/// Roster's built-in extension for what CSV imports carry (the UPN).
+const ROSTER_IMPORT: &str = "urn:roster:params:scim:schemas:extension:import:2.0:User";
 const LAB: &str = "urn:example:params:scim:schemas:extension:lab:2.0:Group";
 
 /// The committed example definition (examples/schemas/device-extension.json).
@@ -197,7 +199,7 @@ fn schemas_and_resource_types_list_the_registered_extensions() {
     let app = spawn_with_extensions(&[device_extension(), lab_group_extension()]);
     let schemas = app.list("/Schemas");
     let ids: Vec<&str> = schemas["Resources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE, DEVICE, LAB]);
+    assert_eq!(ids, [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE, ROSTER_IMPORT, DEVICE, LAB]);
     let device: Value = app.get(&format!("/Schemas/{DEVICE}")).json().unwrap();
     assert_eq!(device["name"], "DeviceOwnership");
     let platform = device["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "platform").unwrap();
@@ -206,7 +208,11 @@ fn schemas_and_resource_types_list_the_registered_extensions() {
     let user_type: Value = app.get("/ResourceTypes/User").json().unwrap();
     assert_eq!(
         user_type["schemaExtensions"],
-        json!([{"schema": ENTERPRISE, "required": false}, {"schema": DEVICE, "required": false}])
+        json!([
+            {"schema": ENTERPRISE, "required": false},
+            {"schema": ROSTER_IMPORT, "required": false},
+            {"schema": DEVICE, "required": false}
+        ])
     );
     let group_type: Value = app.get("/ResourceTypes/Group").json().unwrap();
     assert_eq!(group_type["schemaExtensions"], json!([{"schema": LAB, "required": true}]));

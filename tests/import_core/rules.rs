@@ -132,8 +132,14 @@ fn a_row_needs_an_email_or_a_username() {
             profile: None,
             expected: json!({"issues": [{
                 "code": "missing_required_field", "column": "Email",
-                "message": "this row has neither an email nor a username; fill in \"Email\""
+                "message": "this row has no email, username or external id; fill in \"Email\""
             }]}),
+        },
+        Case {
+            name: "an external id alone can match an existing user",
+            csv: "Email,External ID,Display Name\n,HR-9,Jane\n",
+            profile: None,
+            expected: json!({"attributes": {"externalId": "HR-9", "displayName": "Jane"}, "issues": []}),
         },
         Case {
             name: "an invalid email is reported once, not also as missing",
@@ -555,7 +561,7 @@ fn the_same_person_twice_is_one_user_with_the_last_rows_values() {
             None
         ]
     );
-    assert_eq!(deduper.people(), 2, "jane and bob; the X-1 row has an error and is nobody");
+    assert_eq!(deduper.people(), 3, "jane, bob and whoever has the external id X-1");
     assert_row(
         &rows[2],
         &json!({"supersedes": 2, "issues": [{

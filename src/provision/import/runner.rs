@@ -415,6 +415,9 @@ impl Importer {
                         let changes = json!({"rows": compare.changes, "total": compare.total});
                         return self.finish(record, owner, ImportStatus::Previewed, counts, Some(changes));
                     }
+                    // The preview's counts were what a commit would do; the commit counts afresh.
+                    record.counts = ImportCounts::default();
+                    record.dry_run = false;
                 }
                 if options.on_error == OnError::Abort && record.processed_rows == 0 {
                     self.atomic_pass(record, owner, &profile, &options, &reader_options, &scan)
@@ -465,7 +468,8 @@ impl Importer {
             match row {
                 Ok(row) => {
                     count += 1;
-                    let selected = record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
+                    let selected =
+                        record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
                     if selected && !row.has_errors() {
                         for hash in identity_hashes(&row.keys) {
                             if seen.insert(hash, row.row).is_some() {
