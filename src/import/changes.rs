@@ -15,6 +15,18 @@ use super::report::{stored_text, value_text};
 use super::row::PlannedRow;
 use crate::scim::schema::USER_SCHEMA;
 
+/// The `add` operation (RFC 7644 §3.5.2.1) of the row's values of an additive column that the
+/// user does not have yet; none when it has them all.
+fn additive_operation(path: &AttrPath, wanted: &Value, current: &Map<String, Value>) -> Option<Value> {
+    let have = path.get(current).and_then(Value::as_array).cloned().unwrap_or_default();
+    let wanted = match wanted {
+        Value::Array(values) => values.clone(),
+        single => vec![single.clone()],
+    };
+    let missing: Vec<Value> = wanted.into_iter().filter(|value| !have.contains(value)).collect();
+    (!missing.is_empty()).then(|| json!({"op": "add", "path": path.to_string(), "value": missing}))
+}
+
 /// The PATCH `Operations` (as JSON, RFC 7644 §3.5.2) that make `current` (a stored User) what the
 /// row asks for; `manager_id` is the row's manager email already resolved to a user id.
 pub fn update_operations(
@@ -36,6 +48,12 @@ pub fn update_operations(
             continue;
         };
         if path.is_email() && wanted.as_str().is_some_and(|email| has_email(current, email)) {
+            continue;
+        }
+        if column.additive {
+            if let Some(operation) = additive_operation(path, wanted, current) {
+                operations.push(operation);
+            }
             continue;
         }
         let have = stored_text(&columns, column, current);

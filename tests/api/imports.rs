@@ -996,6 +996,17 @@ fn seed_002_user_import_template_imports_as_its_article_describes() {
     let again = import(&app, &fixed, "?profile=monitoring");
     assert_eq!(counts(&again), (2, 0, 4, 0), "new versus unchanged: {again}");
 
+    let more = "Primary Email,Source Username(s)\njohn.doe@company.com,\"teams:john,slack:U024BE7LH\"\n";
+    let added = import(&app, more, "?profile=monitoring");
+    assert_eq!(counts(&added), (0, 1, 0, 0), "{added}");
+    let identifiers = &user_named(&app, "john.doe")[sources]["sourceUsernames"];
+    assert_eq!(
+        identifiers,
+        &json!(["slack:U024BE7LH", "teams:john"]),
+        "a new identifier is added to the existing ones"
+    );
+    assert_eq!(counts(&import(&app, more, "?profile=monitoring")), (0, 0, 1, 0), "and only once");
+
     let mut big = String::from("Primary Email\n");
     for n in 0..2001 {
         big.push_str(&format!("person{n}@company.com\n"));
