@@ -1095,3 +1095,109 @@ fn seed_004_hub_export_imports_as_its_article_describes() {
     let again = import(&app, &export, "?profile=hub");
     assert_eq!(counts(&again), (0, 0, 3, 0), "the export as the template: {again}\n{export}");
 }
+
+#[test]
+fn an_aborted_preview_commits_nothing_not_even_new_groups_or_invitations() {
+    let app = TestApp::spawn();
+    let create_groups = "%7B%22rules%22%3A%7B%22unknown_groups%22%3A%22create%22%7D%7D";
+    let csv = "Email,Groups\nann@example.org,Fresh\nbad-email,Fresh\n";
+    let preview = import(&app, csv, &format!("?dry_run=true&on_error=abort&mapping={create_groups}"));
+    assert_eq!(preview["status"], "previewed", "{preview}");
+    assert_eq!(counts(&preview), (1, 0, 0, 1));
+    let response = commit(&app, &preview, None);
+    assert_eq!(response.status(), 200);
+    let aborted: Value = response.json().unwrap();
+    assert_eq!(aborted["status"], "failed", "{aborted}");
+    assert_eq!(counts(&aborted), (0, 0, 0, 1), "{aborted}");
+    assert_eq!(aborted["skipped"], 1);
+    assert_eq!(aborted["invitations_queued"], 0);
+    assert!(users(&app).is_empty());
+    assert_eq!(app.list("/Groups")["totalResults"], 0, "the group the good row would create is not kept");
+    assert!(outbox_recipients(&app.db).is_empty());
+    assert_eq!(open_invitations(&app.db), 0);
+}
+
+#[test]
+fn rows_only_match_users_of_the_importing_tenant() {
+    let app = TestApp::spawn();
+    let globex = token("globex", "scim:read scim:write import");
+    let theirs = upload_as(&app, b"Email,Job Title\nann@example.org,Theirs\n", "", &globex);
+    assert_eq!(theirs.json::<Value>().unwrap()["created"], 1);
+    let ours = import(&app, "Email,Job Title\nann@example.org,Ours\n", "");
+    assert_eq!(counts(&ours), (1, 0, 0, 0), "another tenant's user is not matched: {ours}");
+    assert_eq!(user_named(&app, "ann")["title"], "Ours");
+    let listed: Value = api_as(&app, reqwest::Method::GET, "/api/v1/imports", None, &globex).json().unwrap();
+    assert_eq!(listed["total_results"], 1, "each tenant lists its own imports");
+}
+
+#[test]
+fn re_importing_with_replaced_groups_is_unchanged_too() {
+    let app = TestApp::spawn();
+    save_profile(&app, "replacing", &json!({"rules": {"group_mode": "replace_imported", "unknown_groups": "create"}}));
+    let csv = "Email,Groups,Manager Email\nboss@example.org,Leads,\nann@example.org,Sales;Support,boss@example.org\n";
+    let first = import(&app, csv, "?profile=replacing");
+    assert_eq!(counts(&first), (2, 0, 0, 0), "{first}");
+    let again = import(&app, csv, "?profile=replacing");
+    assert_eq!(counts(&again), (0, 0, 2, 0), "{again}");
+}
+
+#[test]
+fn options_that_contradict_each_other_are_refused() {
+    let app = TestApp::spawn();
+    save_profile(&app, "plain", &json!({"columns": []}));
+    let both = upload(&app, TWO_PEOPLE.as_bytes(), "?profile=plain&mapping=%7B%7D");
+    assert_scim_error(both, 400, Some("invalidValue"));
+    let bad_target = upload(&app, TWO_PEOPLE.as_bytes(), "?mapping=%7B%22Email%22%3A%22nosuch%22%7D");
+    assert_scim_error(bad_target, 400, Some("invalidValue"));
+    let bad_profile = api(&app, reqwest::Method::PUT, "/api/v1/import-profiles/x", Some(&json!({"columns": 3})));
+    assert_scim_error(bad_profile, 400, Some("invalidValue"));
+    assert_eq!(get_json(&app, "/api/v1/imports")["total_results"], 0);
+}
+
+#[test]
+fn a_multipart_upload_over_the_size_limit_is_refused_with_413() {
+    let app = TestApp::spawn();
+    let limits = json!({"max_rows": 100, "max_file_bytes": 100});
+    assert_eq!(api(&app, reqwest::Method::PUT, "/api/v1/tenant/import-limits", Some(&limits)).status(), 200);
+    let big = format!("Email,Job Title\na@example.org,{}\n", "x".repeat(300));
+    assert_scim_error(multipart(&app, big.as_bytes(), &[]), 413, None);
+    assert_eq!(get_json(&app, "/api/v1/imports")["total_results"], 0);
+    let not_admin = token("acme", "scim:read scim:write import");
+    let refused = api_as(&app, reqwest::Method::PUT, "/api/v1/tenant/import-limits", Some(&limits), &not_admin);
+    assert_scim_error(refused, 403, None);
+}
+
+/// Waits for a background import to leave `running` (the worker is polled, nothing is timed).
+fn wait_for_end(app: &TestApp, id: &str) -> Value {
+    for _ in 0..600 {
+        let import = get_json(app, &format!("/api/v1/imports/{id}"));
+        if import["status"] != "running" {
+            return import;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("import {id} is still running");
+}
+
+#[test]
+fn a_large_file_is_imported_in_the_background_and_its_preview_committed_there_once() {
+    let app = TestApp::spawn_with(&[("ROSTER_IMPORT_SYNC_MAX_ROWS", "2"), ("ROSTER_IMPORT_POLL_INTERVAL", "100ms")]);
+    let csv = "Email\na@example.org\nb@example.org\nc@example.org\n";
+    let response = upload(&app, csv.as_bytes(), "?dry_run=true");
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().unwrap();
+    let id = accepted["id"].as_str().unwrap().to_string();
+    let preview = wait_for_end(&app, &id);
+    assert_eq!(preview["status"], "previewed", "{preview}");
+    assert_eq!(counts(&preview), (3, 0, 0, 0));
+    assert!(users(&app).is_empty());
+    let response = commit(&app, &preview, None);
+    assert_eq!(response.status(), 202);
+    let done = wait_for_end(&app, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(counts(&done), (3, 0, 0, 0), "{done}");
+    assert_eq!(done["invitations_queued"], 3);
+    assert_eq!(done["progress"]["percent"], 100);
+    assert_eq!(user_names(&app), ["a", "b", "c"]);
+}
