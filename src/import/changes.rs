@@ -10,9 +10,9 @@
 use serde_json::{json, Map, Value};
 
 use super::path::{AttrPath, ENTERPRISE_USER};
-use super::profile::{eq_ignore_case, ColumnLayout, ColumnSpec, Target};
+use super::profile::{eq_ignore_case, ColumnLayout, ColumnSpec, Rules, Target};
 use super::report::{stored_text, value_text};
-use super::row::PlannedRow;
+use super::row::{normalised_text, PlannedRow};
 use crate::scim::schema::USER_SCHEMA;
 
 /// The `add` operation (RFC 7644 §3.5.2.1) of the row's values of an additive column that the
@@ -28,9 +28,11 @@ fn additive_operation(path: &AttrPath, wanted: &Value, current: &Map<String, Val
 }
 
 /// The PATCH `Operations` (as JSON, RFC 7644 §3.5.2) that make `current` (a stored User) what the
-/// row asks for; `manager_id` is the row's manager email already resolved to a user id.
+/// row asks for; `manager_id` is the row's manager email already resolved to a user id. A stored
+/// value that the profile would normalise to the row's value ([`normalised_text`]) is left as it is.
 pub fn update_operations(
     layout: &ColumnLayout,
+    rules: &Rules,
     row: &PlannedRow,
     current: &Map<String, Value>,
     manager_id: Option<&str>,
@@ -58,7 +60,11 @@ pub fn update_operations(
         }
         let have = stored_text(&columns, column, current);
         let want = value_text(column, wanted);
-        let same = if path.is_email() { eq_ignore_case(&have, &want) } else { have == want };
+        let same = if path.is_email() {
+            eq_ignore_case(&have, &want)
+        } else {
+            have == want || normalised_text(column, rules, &have) == want
+        };
         if !same {
             operations.push(json!({"op": "replace", "path": path.to_string(), "value": wanted}));
         }
@@ -135,7 +141,7 @@ mod tests {
             "roles": [{"value": "Admin"}],
             "active": true
         }));
-        assert_eq!(update_operations(planner.layout(), &row, &stored, None), Vec::<Value>::new());
+        assert_eq!(update_operations(planner.layout(), &Rules::default(), &row, &stored, None), Vec::<Value>::new());
     }
 
     #[test]
@@ -143,7 +149,7 @@ mod tests {
         let (planner, row) = plan(&["Email", "Job Title", "Mobile"], &["ana@x.example", "CTO", "+1 555"]);
         let stored = user(json!({"userName": "ana", "emails": [{"value": "ana@x.example"}], "title": "Dev"}));
         assert_eq!(
-            update_operations(planner.layout(), &row, &stored, Some("m-1")),
+            update_operations(planner.layout(), &Rules::default(), &row, &stored, Some("m-1")),
             vec![
                 json!({"op": "replace", "path": "title", "value": "CTO"}),
                 json!({"op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}),

@@ -1201,3 +1201,18 @@ fn a_large_file_is_imported_in_the_background_and_its_preview_committed_there_on
     assert_eq!(done["progress"]["percent"], 100);
     assert_eq!(user_names(&app), ["a", "b", "c"]);
 }
+
+#[test]
+fn cells_starting_with_tab_or_carriage_return_are_neutralised_and_values_the_rules_would_change_round_trip() {
+    let app = TestApp::spawn();
+    app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "tab", "displayName": "\tTabbed",
+        "title": "\rReturned", "emails": [{"value": "tab@example.org", "primary": true}],
+        "name": {"givenName": "ann ", "familyName": "van der Berg"}, "preferredLanguage": " en "}));
+    let export = get_text(&app, "/api/v1/users/export.csv");
+    assert!(export.contains("'\tTabbed"), "{export:?}");
+    assert!(export.contains("'\rReturned"), "{export:?}");
+    let before = users(&app);
+    let again = import(&app, &export, "");
+    assert_eq!(counts(&again), (0, 0, 1, 0), "{again}\n{export:?}");
+    assert_eq!(users(&app), before);
+}
