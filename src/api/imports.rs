@@ -303,11 +303,6 @@ fn response_of(view: ImportView) -> ImportResponse {
     }
 }
 
-fn summary_of(record: ImportRecord) -> ImportResponse {
-    let (error_count, warning_count) = (0, 0);
-    response_of(ImportView { record, errors: Vec::new(), warnings: Vec::new(), error_count, warning_count })
-}
-
 fn parse_bool(name: &str, value: &str) -> Result<bool, ScimError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -617,7 +612,7 @@ pub async fn list_imports(
     let start_index = params.start_index.unwrap_or(1).max(1);
     let count = params.count.unwrap_or(50).min(500);
     let (total, records) = web::block(move || state.importer.list(&principal.tenant, start_index - 1, count)).await??;
-    let items = records.into_iter().map(summary_of).collect();
+    let items = records.into_iter().map(response_of).collect();
     Ok(HttpResponse::Ok().json(ImportListResponse { total_results: total, start_index, items }))
 }
 

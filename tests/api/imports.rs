@@ -807,7 +807,13 @@ fn past_imports_are_listed_newest_first() {
     let ids: Vec<&Value> = listed["items"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
     assert_eq!(ids, [&second["id"], &first["id"]]);
     assert_eq!(listed["items"][1]["status"], "previewed");
-    let page = get_json(&app, "/api/v1/imports?start_index=2&count=1");
+    assert_eq!(listed["items"][1]["created"], 2);
+    let failed = import(&app, "Email\nbad-email\n", "");
+    let listed = get_json(&app, "/api/v1/imports?count=1");
+    assert_eq!(listed["items"][0]["id"], failed["id"]);
+    assert_eq!((&listed["items"][0]["error_count"], &listed["items"][0]["failed"]), (&json!(1), &json!(1)), "{listed}");
+    assert_eq!(listed["items"][0]["errors"], json!([]), "the list leaves the issues out");
+    let page = get_json(&app, "/api/v1/imports?start_index=3&count=1");
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["id"], first["id"]);
 }

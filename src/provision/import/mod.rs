@@ -392,9 +392,19 @@ impl Importer {
         })
     }
 
-    /// A page of the tenant's imports, newest first, and their total.
-    pub fn list(&self, tenant: &TenantId, offset: u64, count: u64) -> ProvisionResult<(u64, Vec<ImportRecord>)> {
-        Ok(self.provisioner.store().read(|repo| repo.list_imports(tenant, offset, count))?)
+    /// A page of the tenant's imports, newest first, and their total; each with its numbers of
+    /// errors and warnings but without the issues themselves.
+    pub fn list(&self, tenant: &TenantId, offset: u64, count: u64) -> ProvisionResult<(u64, Vec<ImportView>)> {
+        self.provisioner.store().read(|repo| {
+            let (total, records) = repo.list_imports(tenant, offset, count)?;
+            let mut views = Vec::with_capacity(records.len());
+            for record in records {
+                let error_count = repo.count_import_issues(tenant, &record.id, Severity::Error)?;
+                let warning_count = repo.count_import_issues(tenant, &record.id, Severity::Warning)?;
+                views.push(ImportView { record, errors: Vec::new(), warnings: Vec::new(), error_count, warning_count });
+            }
+            Ok((total, views))
+        })
     }
 
     /// The rows of an import that became SCIM operations, after `after_row`.
