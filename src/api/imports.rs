@@ -630,7 +630,7 @@ pub async fn list_imports(
     responses(
         (status = 200, description = "Committed in the request", body = ImportResponse),
         (status = 202, description = "Accepted: a background job commits the import", body = ImportResponse),
-        (status = 400, description = "The body is not a list of rows", body = crate::api::error::ErrorResponse),
+        (status = 400, description = "The body is not a list of rows, or names no row or a row the preview does not have", body = crate::api::error::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
         (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
         (status = 404, description = "No such import in this tenant", body = crate::api::error::ErrorResponse),

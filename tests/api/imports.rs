@@ -348,6 +348,10 @@ fn another_tenant_can_neither_see_nor_commit_an_import() {
     let preview = import(&app, TWO_PEOPLE, "?dry_run=true");
     let id = preview["id"].as_str().unwrap();
     let other = token("globex", "scim:read scim:write import admin");
+    save_profile(&app, "ours", &json!({"columns": []}));
+    assert_scim_error(upload_as(&app, TWO_PEOPLE.as_bytes(), "?profile=ours", &other), 400, Some("invalidValue"));
+    let profiles: Value = api_as(&app, reqwest::Method::GET, "/api/v1/import-profiles", None, &other).json().unwrap();
+    assert_eq!(profiles["profiles"], json!([]), "profiles are per tenant");
     for path in [
         format!("/api/v1/imports/{id}"),
         format!("/api/v1/imports/{id}/errors.csv"),
@@ -822,6 +826,11 @@ fn past_imports_are_listed_newest_first() {
 fn a_commit_can_take_only_the_selected_rows() {
     let app = TestApp::spawn();
     let preview = import(&app, "Email\nann@example.org\nbo@example.org\ncy@example.org\n", "?dry_run=true");
+    for (rows, why) in [(json!([]), "no row"), (json!([1]), "the header"), (json!([2, 5]), "no row 5")] {
+        let refused = commit(&app, &preview, Some(json!({"rows": rows})));
+        let body = assert_scim_error(refused, 400, Some("invalidValue"));
+        assert!(body["detail"].as_str().is_some(), "{why}");
+    }
     let response = commit(&app, &preview, Some(json!({"rows": [2, 4]})));
     assert_eq!(response.status(), 200);
     let done: Value = response.json().unwrap();
