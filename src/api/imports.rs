@@ -626,7 +626,7 @@ pub async fn list_imports(
     tag = "Imports",
     summary = "Commit a previewed import",
     params(("id" = String, Path, description = "The import's id")),
-    request_body(content = CommitRequest, description = "Optional: the rows to commit", content_type = "application/json"),
+    request_body(content = Option<CommitRequest>, description = "Optional: the rows to commit", content_type = "application/json"),
     responses(
         (status = 200, description = "Committed in the request", body = ImportResponse),
         (status = 202, description = "Accepted: a background job commits the import", body = ImportResponse),

@@ -1231,3 +1231,20 @@ fn cells_starting_with_tab_or_carriage_return_are_neutralised_and_values_the_rul
     assert_eq!(counts(&again), (0, 0, 1, 0), "{again}\n{export:?}");
     assert_eq!(users(&app), before);
 }
+
+#[test]
+fn emails_match_whatever_their_case_and_none_clears_imported_groups_in_replace_mode() {
+    let app = TestApp::spawn();
+    let ann = app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "ann",
+        "emails": [{"value": "Ann.Lee@Example.ORG", "primary": true}]}));
+    save_profile(&app, "replacing", &json!({"rules": {"group_mode": "replace_imported", "unknown_groups": "create"}}));
+    let done = import(&app, "Email,Groups\nann.lee@example.org,Sales\n", "?profile=replacing");
+    assert_eq!(counts(&done), (0, 1, 0, 0), "matched, not created: {done}");
+    assert_eq!(group_names(&app, &ann), ["Sales"]);
+    let stored = app.list(&format!("/Users/{}", id_of(&ann)));
+    assert_eq!(stored["emails"][0]["value"], "Ann.Lee@Example.ORG", "an email equal but for case is not rewritten");
+    let cleared = import(&app, "Email,Groups\nANN.LEE@example.org,none\n", "?profile=replacing");
+    assert_eq!(counts(&cleared), (0, 1, 0, 0), "{cleared}");
+    assert!(group_names(&app, &ann).is_empty(), "none removes the memberships imports made");
+    assert_eq!(user_names(&app), ["ann"]);
+}
