@@ -1248,3 +1248,21 @@ fn emails_match_whatever_their_case_and_none_clears_imported_groups_in_replace_m
     assert!(group_names(&app, &ann).is_empty(), "none removes the memberships imports made");
     assert_eq!(user_names(&app), ["ann"]);
 }
+
+#[test]
+fn a_previews_operations_say_what_a_commit_would_do_a_page_at_a_time() {
+    let app = TestApp::spawn();
+    let preview = import(&app, "Email\nann@example.org\nbo@example.org\ncy@example.org\n", "?dry_run=true");
+    let path = format!("/api/v1/imports/{}/operations", preview["id"].as_str().unwrap());
+    let first = get_json(&app, &format!("{path}?count=2"));
+    assert_eq!(first["status"], "previewed");
+    let rows: Vec<&Value> = first["items"].as_array().unwrap().iter().map(|i| &i["row"]).collect();
+    assert_eq!(rows, [&json!(2), &json!(3)]);
+    assert_eq!(first["items"][0]["operations"][0]["data"]["userName"], "ann");
+    assert_eq!(first["next_after"], 3);
+    let rest = get_json(&app, &format!("{path}?count=2&after=3"));
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["items"][0]["row"], 4);
+    assert_eq!(rest["next_after"], Value::Null);
+    assert!(users(&app).is_empty(), "a preview's operations are not written");
+}
