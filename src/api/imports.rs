@@ -303,11 +303,6 @@ fn response_of(view: ImportView) -> ImportResponse {
     }
 }
 
-fn summary_of(record: ImportRecord) -> ImportResponse {
-    let (error_count, warning_count) = (0, 0);
-    response_of(ImportView { record, errors: Vec::new(), warnings: Vec::new(), error_count, warning_count })
-}
-
 fn parse_bool(name: &str, value: &str) -> Result<bool, ScimError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -617,7 +612,7 @@ pub async fn list_imports(
     let start_index = params.start_index.unwrap_or(1).max(1);
     let count = params.count.unwrap_or(50).min(500);
     let (total, records) = web::block(move || state.importer.list(&principal.tenant, start_index - 1, count)).await??;
-    let items = records.into_iter().map(summary_of).collect();
+    let items = records.into_iter().map(response_of).collect();
     Ok(HttpResponse::Ok().json(ImportListResponse { total_results: total, start_index, items }))
 }
 
@@ -631,11 +626,11 @@ pub async fn list_imports(
     tag = "Imports",
     summary = "Commit a previewed import",
     params(("id" = String, Path, description = "The import's id")),
-    request_body(content = CommitRequest, description = "Optional: the rows to commit", content_type = "application/json"),
+    request_body(content = Option<CommitRequest>, description = "Optional: the rows to commit", content_type = "application/json"),
     responses(
         (status = 200, description = "Committed in the request", body = ImportResponse),
         (status = 202, description = "Accepted: a background job commits the import", body = ImportResponse),
-        (status = 400, description = "The body is not a list of rows", body = crate::api::error::ErrorResponse),
+        (status = 400, description = "The body is not a list of rows, or names no row or a row the preview does not have", body = crate::api::error::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
         (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
         (status = 404, description = "No such import in this tenant", body = crate::api::error::ErrorResponse),

@@ -10,15 +10,29 @@
 use serde_json::{json, Map, Value};
 
 use super::path::{AttrPath, ENTERPRISE_USER};
-use super::profile::{eq_ignore_case, ColumnLayout, ColumnSpec, Target};
+use super::profile::{eq_ignore_case, ColumnLayout, ColumnSpec, Rules, Target};
 use super::report::{stored_text, value_text};
-use super::row::PlannedRow;
+use super::row::{normalised_text, PlannedRow};
 use crate::scim::schema::USER_SCHEMA;
 
+/// The `add` operation (RFC 7644 §3.5.2.1) of the row's values of an additive column that the
+/// user does not have yet; none when it has them all.
+fn additive_operation(path: &AttrPath, wanted: &Value, current: &Map<String, Value>) -> Option<Value> {
+    let have = path.get(current).and_then(Value::as_array).cloned().unwrap_or_default();
+    let wanted = match wanted {
+        Value::Array(values) => values.clone(),
+        single => vec![single.clone()],
+    };
+    let missing: Vec<Value> = wanted.into_iter().filter(|value| !have.contains(value)).collect();
+    (!missing.is_empty()).then(|| json!({"op": "add", "path": path.to_string(), "value": missing}))
+}
+
 /// The PATCH `Operations` (as JSON, RFC 7644 §3.5.2) that make `current` (a stored User) what the
-/// row asks for; `manager_id` is the row's manager email already resolved to a user id.
+/// row asks for; `manager_id` is the row's manager email already resolved to a user id. A stored
+/// value that the profile would normalise to the row's value ([`normalised_text`]) is left as it is.
 pub fn update_operations(
     layout: &ColumnLayout,
+    rules: &Rules,
     row: &PlannedRow,
     current: &Map<String, Value>,
     manager_id: Option<&str>,
@@ -38,9 +52,19 @@ pub fn update_operations(
         if path.is_email() && wanted.as_str().is_some_and(|email| has_email(current, email)) {
             continue;
         }
+        if column.additive {
+            if let Some(operation) = additive_operation(path, wanted, current) {
+                operations.push(operation);
+            }
+            continue;
+        }
         let have = stored_text(&columns, column, current);
         let want = value_text(column, wanted);
-        let same = if path.is_email() { eq_ignore_case(&have, &want) } else { have == want };
+        let same = if path.is_email() {
+            eq_ignore_case(&have, &want)
+        } else {
+            have == want || normalised_text(column, rules, &have) == want
+        };
         if !same {
             operations.push(json!({"op": "replace", "path": path.to_string(), "value": wanted}));
         }
@@ -117,7 +141,7 @@ mod tests {
             "roles": [{"value": "Admin"}],
             "active": true
         }));
-        assert_eq!(update_operations(planner.layout(), &row, &stored, None), Vec::<Value>::new());
+        assert_eq!(update_operations(planner.layout(), &Rules::default(), &row, &stored, None), Vec::<Value>::new());
     }
 
     #[test]
@@ -125,7 +149,7 @@ mod tests {
         let (planner, row) = plan(&["Email", "Job Title", "Mobile"], &["ana@x.example", "CTO", "+1 555"]);
         let stored = user(json!({"userName": "ana", "emails": [{"value": "ana@x.example"}], "title": "Dev"}));
         assert_eq!(
-            update_operations(planner.layout(), &row, &stored, Some("m-1")),
+            update_operations(planner.layout(), &Rules::default(), &row, &stored, Some("m-1")),
             vec![
                 json!({"op": "replace", "path": "title", "value": "CTO"}),
                 json!({"op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}),

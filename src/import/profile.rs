@@ -193,6 +193,11 @@ pub struct ColumnSpec {
     /// Longest accepted value, in characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// For a multi-valued attribute: a matched user keeps the values it has and gains the row's
+    /// new ones (seed 002: "the new identifier will be added to their existing identifiers");
+    /// otherwise the row's values replace the user's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub additive: bool,
 }
 
 impl ColumnSpec {
@@ -208,6 +213,7 @@ impl ColumnSpec {
             separator: None,
             transforms: default_transforms(),
             max_length: None,
+            additive: false,
         }
     }
 

@@ -12,7 +12,9 @@ use super::email::EmailAddress;
 use super::error::{IssueCode, RowIssue};
 use super::names::capitalize_name;
 use super::path::AttrPath;
-use super::profile::{find_allowed, BoundColumn, ColumnLayout, GeneratedUsername, Profile, Rules, Target, Transform};
+use super::profile::{
+    find_allowed, BoundColumn, ColumnLayout, ColumnSpec, GeneratedUsername, Profile, Rules, Target, Transform,
+};
 use super::reader::{column_letter, RawRow};
 
 /// The email of the template's example row; a row still carrying it is refused.
@@ -430,6 +432,32 @@ impl Planner {
             let reported = planned.issues.iter().any(|issue| issue.column.as_deref() == Some(b.header.as_str()));
             blank && !reported
         })
+    }
+}
+
+/// A stored value as a column would read it from a cell: the column's transforms and the name
+/// capitalisation rule applied to each of its items. A user whose stored value reads as the row's
+/// value is not changed, so a value stored through SCIM as ` Ann` or `van der Berg` survives an
+/// export and re-import.
+pub fn normalised_text(spec: &ColumnSpec, rules: &Rules, text: &str) -> String {
+    let person_name = rules.capitalize_names && spec.target.path().is_some_and(AttrPath::is_person_name);
+    let normalise = |item: &str| {
+        let mut value = item.to_owned();
+        for transform in &spec.transforms {
+            value = apply(*transform, value);
+        }
+        if person_name {
+            value = capitalize_name(&value);
+        }
+        value
+    };
+    match spec.effective_separator() {
+        Some(separator) => {
+            let items: Vec<String> =
+                text.split(separator.as_char()).map(str::trim).filter(|i| !i.is_empty()).map(normalise).collect();
+            items.join(&separator.as_char().to_string())
+        }
+        None => normalise(text),
     }
 }
 

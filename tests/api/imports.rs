@@ -348,6 +348,10 @@ fn another_tenant_can_neither_see_nor_commit_an_import() {
     let preview = import(&app, TWO_PEOPLE, "?dry_run=true");
     let id = preview["id"].as_str().unwrap();
     let other = token("globex", "scim:read scim:write import admin");
+    save_profile(&app, "ours", &json!({"columns": []}));
+    assert_scim_error(upload_as(&app, TWO_PEOPLE.as_bytes(), "?profile=ours", &other), 400, Some("invalidValue"));
+    let profiles: Value = api_as(&app, reqwest::Method::GET, "/api/v1/import-profiles", None, &other).json().unwrap();
+    assert_eq!(profiles["profiles"], json!([]), "profiles are per tenant");
     for path in [
         format!("/api/v1/imports/{id}"),
         format!("/api/v1/imports/{id}/errors.csv"),
@@ -807,7 +811,13 @@ fn past_imports_are_listed_newest_first() {
     let ids: Vec<&Value> = listed["items"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
     assert_eq!(ids, [&second["id"], &first["id"]]);
     assert_eq!(listed["items"][1]["status"], "previewed");
-    let page = get_json(&app, "/api/v1/imports?start_index=2&count=1");
+    assert_eq!(listed["items"][1]["created"], 2);
+    let failed = import(&app, "Email\nbad-email\n", "");
+    let listed = get_json(&app, "/api/v1/imports?count=1");
+    assert_eq!(listed["items"][0]["id"], failed["id"]);
+    assert_eq!((&listed["items"][0]["error_count"], &listed["items"][0]["failed"]), (&json!(1), &json!(1)), "{listed}");
+    assert_eq!(listed["items"][0]["errors"], json!([]), "the list leaves the issues out");
+    let page = get_json(&app, "/api/v1/imports?start_index=3&count=1");
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["id"], first["id"]);
 }
@@ -816,6 +826,11 @@ fn past_imports_are_listed_newest_first() {
 fn a_commit_can_take_only_the_selected_rows() {
     let app = TestApp::spawn();
     let preview = import(&app, "Email\nann@example.org\nbo@example.org\ncy@example.org\n", "?dry_run=true");
+    for (rows, why) in [(json!([]), "no row"), (json!([1]), "the header"), (json!([2, 5]), "no row 5")] {
+        let refused = commit(&app, &preview, Some(json!({"rows": rows})));
+        let body = assert_scim_error(refused, 400, Some("invalidValue"));
+        assert!(body["detail"].as_str().is_some(), "{why}");
+    }
     let response = commit(&app, &preview, Some(json!({"rows": [2, 4]})));
     assert_eq!(response.status(), 200);
     let done: Value = response.json().unwrap();
@@ -996,6 +1011,17 @@ fn seed_002_user_import_template_imports_as_its_article_describes() {
     let again = import(&app, &fixed, "?profile=monitoring");
     assert_eq!(counts(&again), (2, 0, 4, 0), "new versus unchanged: {again}");
 
+    let more = "Primary Email,Source Username(s)\njohn.doe@company.com,\"teams:john,slack:U024BE7LH\"\n";
+    let added = import(&app, more, "?profile=monitoring");
+    assert_eq!(counts(&added), (0, 1, 0, 0), "{added}");
+    let identifiers = &user_named(&app, "john.doe")[sources]["sourceUsernames"];
+    assert_eq!(
+        identifiers,
+        &json!(["slack:U024BE7LH", "teams:john"]),
+        "a new identifier is added to the existing ones"
+    );
+    assert_eq!(counts(&import(&app, more, "?profile=monitoring")), (0, 0, 1, 0), "and only once");
+
     let mut big = String::from("Primary Email\n");
     for n in 0..2001 {
         big.push_str(&format!("person{n}@company.com\n"));
@@ -1083,4 +1109,160 @@ fn seed_004_hub_export_imports_as_its_article_describes() {
     assert!(export.trim_start_matches('\u{feff}').starts_with("AuthenticationType,Username,Email"), "{export}");
     let again = import(&app, &export, "?profile=hub");
     assert_eq!(counts(&again), (0, 0, 3, 0), "the export as the template: {again}\n{export}");
+}
+
+#[test]
+fn an_aborted_preview_commits_nothing_not_even_new_groups_or_invitations() {
+    let app = TestApp::spawn();
+    let create_groups = "%7B%22rules%22%3A%7B%22unknown_groups%22%3A%22create%22%7D%7D";
+    let csv = "Email,Groups\nann@example.org,Fresh\nbad-email,Fresh\n";
+    let preview = import(&app, csv, &format!("?dry_run=true&on_error=abort&mapping={create_groups}"));
+    assert_eq!(preview["status"], "previewed", "{preview}");
+    assert_eq!(counts(&preview), (1, 0, 0, 1));
+    let response = commit(&app, &preview, None);
+    assert_eq!(response.status(), 200);
+    let aborted: Value = response.json().unwrap();
+    assert_eq!(aborted["status"], "failed", "{aborted}");
+    assert_eq!(counts(&aborted), (0, 0, 0, 1), "{aborted}");
+    assert_eq!(aborted["skipped"], 1);
+    assert_eq!(aborted["invitations_queued"], 0);
+    assert!(users(&app).is_empty());
+    assert_eq!(app.list("/Groups")["totalResults"], 0, "the group the good row would create is not kept");
+    assert!(outbox_recipients(&app.db).is_empty());
+    assert_eq!(open_invitations(&app.db), 0);
+}
+
+#[test]
+fn rows_only_match_users_of_the_importing_tenant() {
+    let app = TestApp::spawn();
+    let globex = token("globex", "scim:read scim:write import");
+    let theirs = upload_as(&app, b"Email,Job Title\nann@example.org,Theirs\n", "", &globex);
+    assert_eq!(theirs.json::<Value>().unwrap()["created"], 1);
+    let ours = import(&app, "Email,Job Title\nann@example.org,Ours\n", "");
+    assert_eq!(counts(&ours), (1, 0, 0, 0), "another tenant's user is not matched: {ours}");
+    assert_eq!(user_named(&app, "ann")["title"], "Ours");
+    let listed: Value = api_as(&app, reqwest::Method::GET, "/api/v1/imports", None, &globex).json().unwrap();
+    assert_eq!(listed["total_results"], 1, "each tenant lists its own imports");
+}
+
+#[test]
+fn re_importing_with_replaced_groups_is_unchanged_too() {
+    let app = TestApp::spawn();
+    save_profile(&app, "replacing", &json!({"rules": {"group_mode": "replace_imported", "unknown_groups": "create"}}));
+    let csv = "Email,Groups,Manager Email\nboss@example.org,Leads,\nann@example.org,Sales;Support,boss@example.org\n";
+    let first = import(&app, csv, "?profile=replacing");
+    assert_eq!(counts(&first), (2, 0, 0, 0), "{first}");
+    let again = import(&app, csv, "?profile=replacing");
+    assert_eq!(counts(&again), (0, 0, 2, 0), "{again}");
+}
+
+#[test]
+fn options_that_contradict_each_other_are_refused() {
+    let app = TestApp::spawn();
+    save_profile(&app, "plain", &json!({"columns": []}));
+    let both = upload(&app, TWO_PEOPLE.as_bytes(), "?profile=plain&mapping=%7B%7D");
+    assert_scim_error(both, 400, Some("invalidValue"));
+    let bad_target = upload(&app, TWO_PEOPLE.as_bytes(), "?mapping=%7B%22Email%22%3A%22nosuch%22%7D");
+    assert_scim_error(bad_target, 400, Some("invalidValue"));
+    let bad_profile = api(&app, reqwest::Method::PUT, "/api/v1/import-profiles/x", Some(&json!({"columns": 3})));
+    assert_scim_error(bad_profile, 400, Some("invalidValue"));
+    assert_eq!(get_json(&app, "/api/v1/imports")["total_results"], 0);
+}
+
+#[test]
+fn a_multipart_upload_over_the_size_limit_is_refused_with_413() {
+    let app = TestApp::spawn();
+    let limits = json!({"max_rows": 100, "max_file_bytes": 100});
+    assert_eq!(api(&app, reqwest::Method::PUT, "/api/v1/tenant/import-limits", Some(&limits)).status(), 200);
+    let big = format!("Email,Job Title\na@example.org,{}\n", "x".repeat(300));
+    assert_scim_error(multipart(&app, big.as_bytes(), &[]), 413, None);
+    assert_eq!(get_json(&app, "/api/v1/imports")["total_results"], 0);
+    let not_admin = token("acme", "scim:read scim:write import");
+    let refused = api_as(&app, reqwest::Method::PUT, "/api/v1/tenant/import-limits", Some(&limits), &not_admin);
+    assert_scim_error(refused, 403, None);
+}
+
+/// Waits for a background import to leave `running` (the worker is polled, nothing is timed).
+fn wait_for_end(app: &TestApp, id: &str) -> Value {
+    for _ in 0..600 {
+        let import = get_json(app, &format!("/api/v1/imports/{id}"));
+        if import["status"] != "running" {
+            return import;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("import {id} is still running");
+}
+
+#[test]
+fn a_large_file_is_imported_in_the_background_and_its_preview_committed_there_once() {
+    let app = TestApp::spawn_with(&[("ROSTER_IMPORT_SYNC_MAX_ROWS", "2"), ("ROSTER_IMPORT_POLL_INTERVAL", "100ms")]);
+    let csv = "Email\na@example.org\nb@example.org\nc@example.org\n";
+    let response = upload(&app, csv.as_bytes(), "?dry_run=true");
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().unwrap();
+    let id = accepted["id"].as_str().unwrap().to_string();
+    let preview = wait_for_end(&app, &id);
+    assert_eq!(preview["status"], "previewed", "{preview}");
+    assert_eq!(counts(&preview), (3, 0, 0, 0));
+    assert!(users(&app).is_empty());
+    let response = commit(&app, &preview, None);
+    assert_eq!(response.status(), 202);
+    let done = wait_for_end(&app, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(counts(&done), (3, 0, 0, 0), "{done}");
+    assert_eq!(done["invitations_queued"], 3);
+    assert_eq!(done["progress"]["percent"], 100);
+    assert_eq!(user_names(&app), ["a", "b", "c"]);
+}
+
+#[test]
+fn cells_starting_with_tab_or_carriage_return_are_neutralised_and_values_the_rules_would_change_round_trip() {
+    let app = TestApp::spawn();
+    app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "tab", "displayName": "\tTabbed",
+        "title": "\rReturned", "emails": [{"value": "tab@example.org", "primary": true}],
+        "name": {"givenName": "ann ", "familyName": "van der Berg"}, "preferredLanguage": " en "}));
+    let export = get_text(&app, "/api/v1/users/export.csv");
+    assert!(export.contains("'\tTabbed"), "{export:?}");
+    assert!(export.contains("'\rReturned"), "{export:?}");
+    let before = users(&app);
+    let again = import(&app, &export, "");
+    assert_eq!(counts(&again), (0, 0, 1, 0), "{again}\n{export:?}");
+    assert_eq!(users(&app), before);
+}
+
+#[test]
+fn emails_match_whatever_their_case_and_none_clears_imported_groups_in_replace_mode() {
+    let app = TestApp::spawn();
+    let ann = app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "ann",
+        "emails": [{"value": "Ann.Lee@Example.ORG", "primary": true}]}));
+    save_profile(&app, "replacing", &json!({"rules": {"group_mode": "replace_imported", "unknown_groups": "create"}}));
+    let done = import(&app, "Email,Groups\nann.lee@example.org,Sales\n", "?profile=replacing");
+    assert_eq!(counts(&done), (0, 1, 0, 0), "matched, not created: {done}");
+    assert_eq!(group_names(&app, &ann), ["Sales"]);
+    let stored = app.list(&format!("/Users/{}", id_of(&ann)));
+    assert_eq!(stored["emails"][0]["value"], "Ann.Lee@Example.ORG", "an email equal but for case is not rewritten");
+    let cleared = import(&app, "Email,Groups\nANN.LEE@example.org,none\n", "?profile=replacing");
+    assert_eq!(counts(&cleared), (0, 1, 0, 0), "{cleared}");
+    assert!(group_names(&app, &ann).is_empty(), "none removes the memberships imports made");
+    assert_eq!(user_names(&app), ["ann"]);
+}
+
+#[test]
+fn a_previews_operations_say_what_a_commit_would_do_a_page_at_a_time() {
+    let app = TestApp::spawn();
+    let preview = import(&app, "Email\nann@example.org\nbo@example.org\ncy@example.org\n", "?dry_run=true");
+    let path = format!("/api/v1/imports/{}/operations", preview["id"].as_str().unwrap());
+    let first = get_json(&app, &format!("{path}?count=2"));
+    assert_eq!(first["status"], "previewed");
+    let rows: Vec<&Value> = first["items"].as_array().unwrap().iter().map(|i| &i["row"]).collect();
+    assert_eq!(rows, [&json!(2), &json!(3)]);
+    assert_eq!(first["items"][0]["operations"][0]["data"]["userName"], "ann");
+    assert_eq!(first["next_after"], 3);
+    let rest = get_json(&app, &format!("{path}?count=2&after=3"));
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["items"][0]["row"], 4);
+    assert_eq!(rest["next_after"], Value::Null);
+    assert!(users(&app).is_empty(), "a preview's operations are not written");
 }

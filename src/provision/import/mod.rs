@@ -365,6 +365,9 @@ impl Importer {
                 )
                 .into());
             }
+            if let Some(rows) = &rows {
+                check_selection(repo, &record, rows)?;
+            }
             record.status = ImportStatus::Running;
             record.phase = ImportPhase::Commit;
             record.selected_rows = rows.map(|rows| rows.into_iter().collect::<BTreeSet<u64>>().into_iter().collect());
@@ -392,9 +395,19 @@ impl Importer {
         })
     }
 
-    /// A page of the tenant's imports, newest first, and their total.
-    pub fn list(&self, tenant: &TenantId, offset: u64, count: u64) -> ProvisionResult<(u64, Vec<ImportRecord>)> {
-        Ok(self.provisioner.store().read(|repo| repo.list_imports(tenant, offset, count))?)
+    /// A page of the tenant's imports, newest first, and their total; each with its numbers of
+    /// errors and warnings but without the issues themselves.
+    pub fn list(&self, tenant: &TenantId, offset: u64, count: u64) -> ProvisionResult<(u64, Vec<ImportView>)> {
+        self.provisioner.store().read(|repo| {
+            let (total, records) = repo.list_imports(tenant, offset, count)?;
+            let mut views = Vec::with_capacity(records.len());
+            for record in records {
+                let error_count = repo.count_import_issues(tenant, &record.id, Severity::Error)?;
+                let warning_count = repo.count_import_issues(tenant, &record.id, Severity::Warning)?;
+                views.push(ImportView { record, errors: Vec::new(), warnings: Vec::new(), error_count, warning_count });
+            }
+            Ok((total, views))
+        })
     }
 
     /// The rows of an import that became SCIM operations, after `after_row`.
@@ -507,6 +520,38 @@ impl Importer {
         let now = Utc::now();
         let until = now + lease_delta(self.settings.import_lease);
         Ok(self.provisioner.store().write(|repo| repo.claim_import(&self.instance, now, until))?)
+    }
+}
+
+/// Refuses a commit selection that names no row or a row the preview does not have, rather than
+/// committing less than the admin meant.
+fn check_selection(repo: &mut dyn Repository, record: &ImportRecord, rows: &[u64]) -> ProvisionResult<()> {
+    if rows.is_empty() {
+        return Err(ScimError::invalid_value("\"rows\" is empty; leave it out to commit every row").into());
+    }
+    let mut wanted: BTreeSet<u64> = rows.iter().copied().collect();
+    let mut absent = None;
+    while let Some(&first) = wanted.first() {
+        let page = repo.import_rows(&record.tenant, &record.id, RowSelection::All, first.saturating_sub(1), 1000)?;
+        let Some(last) = page.last().map(|row| row.row) else {
+            absent = Some(first);
+            break;
+        };
+        for row in &page {
+            wanted.remove(&row.row);
+        }
+        if let Some(&next) = wanted.first().filter(|next| **next <= last) {
+            absent = Some(next);
+            break;
+        }
+    }
+    match absent {
+        None => Ok(()),
+        Some(row) => Err(ScimError::invalid_value(format!(
+            "row {row} is not a data row of import {}; list spreadsheet rows of the preview (the header is row 1)",
+            record.id
+        ))
+        .into()),
     }
 }
 

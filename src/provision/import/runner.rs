@@ -1075,7 +1075,7 @@ fn evaluate(
                 None => {}
             }
             let current = user.data.as_object().cloned().unwrap_or_default();
-            let operations = update_operations(context.layout, planned, &current, manager.as_deref());
+            let operations = update_operations(context.layout, context.rules, planned, &current, manager.as_deref());
             let memberships = membership_plan(repo, context, &user.id, groups.as_deref())?;
             let mut steps = Vec::new();
             let mut stored = user.clone();
