@@ -47,6 +47,9 @@ enum ValueKind {
     Number,
     /// A timestamp column in our fixed-width format.
     Timestamp,
+    /// An RFC 3339 dateTime in the JSON document, as sent (any offset, any precision): compared
+    /// and sorted through [`push_instant`], never as text.
+    Instant,
 }
 
 /// Where the compared value comes from.
@@ -168,6 +171,7 @@ fn value_kind(def: &AttributeDef) -> StoreResult<ValueKind> {
     Ok(match def.attr_type {
         AttrType::Boolean => ValueKind::Bool,
         AttrType::Integer | AttrType::Decimal => ValueKind::Number,
+        AttrType::DateTime => ValueKind::Instant,
         AttrType::Complex => return Err(complex_compared(def).into()),
         _ => ValueKind::Text { case_exact: def.case_exact, folded: false },
     })
@@ -523,6 +527,8 @@ enum Rhs {
     Int(i64),
     /// A number, bound as text and cast by SQL.
     Number(String),
+    /// A dateTime, bound as sent and normalised by SQL exactly as the stored side is.
+    Instant(String),
 }
 
 /// Appends `target op value` (or `target pr` when `test` is `None`) as a two-valued test: a
@@ -584,6 +590,16 @@ fn push_test(sql: &mut Sql, path: &AttrPath, target: &Target, test: Option<(Comp
             })?;
             (Rhs::Text(format_timestamp(at.with_timezone(&Utc))), false)
         }
+        ValueKind::Instant => {
+            if pattern {
+                return Err(text_only(path, op, "a dateTime").into());
+            }
+            let text = value.as_str().ok_or_else(|| wrong_value(path, op, value, "an RFC 3339 dateTime string"))?;
+            DateTime::parse_from_rfc3339(text).map_err(|_| {
+                ScimError::invalid_filter(format!("\"{path} {op}\" needs an RFC 3339 dateTime, got \"{text}\""))
+            })?;
+            (Rhs::Instant(text.to_string()), false)
+        }
         ValueKind::Text { case_exact, folded } => {
             let text = value.as_str().ok_or_else(|| wrong_value(path, op, value, "a string in double quotes"))?;
             let text = if case_exact { text.to_string() } else { fold(text) };
@@ -599,6 +615,8 @@ fn push_test(sql: &mut Sql, path: &AttrPath, target: &Target, test: Option<(Comp
             push_operand(sql, operand);
             let cast = number_type(sql.backend());
             sql.push(" AS ").push(cast).push(")");
+        } else if target.kind == ValueKind::Instant {
+            push_instant(sql, |sql| push_operand(sql, operand));
         } else {
             push_operand(sql, operand);
         }
@@ -637,6 +655,12 @@ fn push_test(sql: &mut Sql, path: &AttrPath, target: &Target, test: Option<(Comp
         (Rhs::Int(n), _) => {
             sql.push(" ").push(ordering_sql(op)).push(" ").bind_int(n);
         }
+        (Rhs::Instant(text), _) => {
+            sql.push(" ").push(ordering_sql(op)).push(" ");
+            push_instant(sql, |sql| {
+                sql.bind_text(text);
+            });
+        }
         (Rhs::Number(n), _) => {
             let cast = number_type(sql.backend());
             sql.push(" ").push(ordering_sql(op)).push(" CAST(").bind_text(n).push(" AS ").push(cast).push(")");
@@ -648,6 +672,24 @@ fn push_test(sql: &mut Sql, path: &AttrPath, target: &Target, test: Option<(Comp
         sql.push(if op == CompareOp::Ne { " IS NULL)" } else { " IS NOT NULL)" });
     }
     Ok(())
+}
+
+/// `value` (RFC 3339 text) as the UTC instant in one fixed-width text form, millisecond
+/// precision, so that text order is time order: `2026-03-01T10:00:00+02:00` and
+/// `2026-03-01T08:00:00Z` become the same text. NULL for a missing value.
+fn push_instant(sql: &mut Sql, value: impl FnOnce(&mut Sql)) {
+    match sql.backend() {
+        Backend::Sqlite => {
+            sql.push("strftime('%Y-%m-%dT%H:%M:%fZ', ");
+            value(sql);
+            sql.push(")");
+        }
+        Backend::Postgres => {
+            sql.push("to_char(CAST(");
+            value(sql);
+            sql.push(" AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+        }
+    }
 }
 
 fn number_type(backend: Backend) -> &'static str {
@@ -771,6 +813,11 @@ impl SortExpression {
     pub fn push(&self, sql: &mut Sql) {
         let fold = matches!(self.kind, ValueKind::Text { case_exact: false, folded: false });
         let number = self.kind == ValueKind::Number;
+        if self.kind == ValueKind::Instant {
+            let plain = SortExpression { kind: EXACT_TEXT, ..self.clone() };
+            push_instant(sql, |sql| plain.push(sql));
+            return;
+        }
         if fold {
             sql.push("lower(");
         }
@@ -920,6 +967,7 @@ pub(super) fn sort_expression(
         AttrType::Complex => return Err(bad("is a complex attribute: sort by one of its sub-attributes").into()),
         AttrType::Boolean => ValueKind::Bool,
         AttrType::Integer | AttrType::Decimal => ValueKind::Number,
+        AttrType::DateTime => ValueKind::Instant,
         _ => ValueKind::Text { case_exact: def.case_exact, folded: false },
     };
     Ok(SortExpression { source, kind, nullable: true, unique: false })

@@ -121,7 +121,7 @@ struct Count {
     n: i64,
 }
 
-fn execute(db: &TestDatabase, sql: &str) {
+pub fn execute(db: &TestDatabase, sql: &str) {
     if db.is_postgres() {
         PgConnection::establish(&db.url).unwrap().batch_execute(sql).unwrap();
     } else {

@@ -296,3 +296,65 @@ fn a_broken_schema_file_stops_the_server_with_a_message_naming_the_file() {
     let stderr = refused_start_with_files(&db, std::slice::from_ref(&missing));
     assert!(stderr.contains(&missing.display().to_string()) && stderr.contains("cannot read"), "{stderr}");
 }
+
+const BADGE: &str = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+
+#[test]
+fn date_time_extension_attributes_filter_and_sort_as_instants_whatever_their_offset() {
+    let app = spawn_with_extensions(&[json!({
+        "resourceType": "User",
+        "schema": {
+            "id": BADGE,
+            "name": "Badge",
+            "description": "When a badge was issued.",
+            "attributes": [{"name": "issuedAt", "type": "dateTime"}]
+        }
+    })]);
+    for (name, issued) in [
+        ("eight-oclock", "2026-03-01T10:00:00+02:00"),
+        ("nine-oclock", "2026-03-01T09:00:00Z"),
+        ("half-past-eight", "2026-03-01T08:30:00.5Z"),
+    ] {
+        app.create_user_with(json!({"schemas": [USER_SCHEMA, BADGE], "userName": name, BADGE: {"issuedAt": issued}}));
+    }
+    app.create_user("no-badge");
+    let matching = |filter: &str| {
+        let mut names = user_names(&app.list(&format!("/Users?filter={}", urlencode(filter))));
+        names.sort();
+        names
+    };
+    assert_eq!(matching(&format!(r#"{BADGE}:issuedAt eq "2026-03-01T08:00:00Z""#)), ["eight-oclock"]);
+    assert_eq!(matching(&format!(r#"{BADGE}:issuedAt gt "2026-03-01T08:15:00Z""#)), ["half-past-eight", "nine-oclock"]);
+    assert_eq!(
+        matching(&format!(r#"{BADGE}:issuedAt le "2026-03-01T10:30:00+01:00""#)),
+        ["eight-oclock", "half-past-eight", "nine-oclock"]
+    );
+    assert_eq!(matching(&format!(r#"{BADGE}:issuedAt lt "2026-03-01T08:30:00.5Z""#)), ["eight-oclock"]);
+    assert_eq!(
+        matching(&format!(r#"not ({BADGE}:issuedAt ge "2026-03-01T09:00:00Z")"#)),
+        ["eight-oclock", "half-past-eight", "no-badge"]
+    );
+    let bad = app.get(&format!("/Users?filter={}", urlencode(&format!(r#"{BADGE}:issuedAt co "2026""#))));
+    assert_scim_error(bad, 400, Some("invalidFilter"));
+
+    let sorted = |order: &str, cursor: bool| {
+        let base = format!(
+            "/Users?filter={}&sortBy={BADGE}:issuedAt&sortOrder={order}",
+            urlencode(&format!("{BADGE}:issuedAt pr"))
+        );
+        let mut query = if cursor { format!("{base}&count=1&cursor=") } else { base.clone() };
+        let mut names = Vec::new();
+        loop {
+            let page = app.list(&query);
+            names.extend(user_names(&page));
+            match page.get("nextCursor").and_then(Value::as_str) {
+                Some(next) => query = format!("{base}&count=1&cursor={next}"),
+                None => break names,
+            }
+        }
+    };
+    let in_time_order = ["eight-oclock", "half-past-eight", "nine-oclock"];
+    assert_eq!(sorted("ascending", false), in_time_order);
+    assert_eq!(sorted("ascending", true), in_time_order, "cursor pages compare the same instants");
+    assert_eq!(sorted("descending", true), ["nine-oclock", "half-past-eight", "eight-oclock"]);
+}

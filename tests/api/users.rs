@@ -224,3 +224,43 @@ fn a_user_created_without_active_is_stored_active_and_a_removed_active_matches_n
     assert_eq!(users_where("not (active pr)")["totalResults"], 1);
     assert_eq!(app.list("/Users?attributes=userName")["Resources"][0].get("active"), None);
 }
+
+#[test]
+fn users_stored_without_active_before_the_upgrade_are_shown_and_filtered_as_active_after_it() {
+    let db = TestDatabase::new();
+    let env = [("ROSTER_JWT_SECRET", SECRET)];
+    let client = reqwest::blocking::Client::new();
+    let token = token("acme", ALL_SCOPES);
+    let server = start_server(&db, &env);
+    let created = client
+        .post(format!("{}/scim/v2/Users", server.base))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({"schemas": [USER_SCHEMA], "userName": "legacy"}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    drop(server);
+    // The row as an older Roster stored it, and the migration not yet applied.
+    let strip_active = if db.is_postgres() {
+        "UPDATE scim_users SET data = data - 'active'"
+    } else {
+        "UPDATE scim_users SET data = json_remove(data, '$.active')"
+    };
+    crate::concurrency::execute(
+        &db,
+        &format!("{strip_active}; DELETE FROM __diesel_schema_migrations WHERE version = '20261124100000';"),
+    );
+
+    let upgraded = start_server(&db, &env);
+    let active: Value = client
+        .get(format!("{}/scim/v2/Users?filter={}", upgraded.base, urlencode("active eq true")))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(active["totalResults"], 1, "{active}");
+    assert_eq!(active["Resources"][0]["userName"], "legacy");
+    assert_eq!(active["Resources"][0]["active"], true);
+}
