@@ -12,6 +12,7 @@ mod etags;
 mod extensions;
 mod filters;
 mod groups;
+mod import_jobs;
 mod interop_entra;
 mod interop_google;
 mod interop_jumpcloud;
