@@ -1160,7 +1160,7 @@ fn evaluate(
             }
             let current = user.data.as_object().cloned().unwrap_or_default();
             let operations = update_operations(context.layout, planned, &current, manager.as_deref());
-            let memberships = membership_plan(repo, context, &user.id, groups.as_deref())?;
+            let memberships = membership_plan(repo, context, &user.id, false, groups.as_deref())?;
             let mut steps = Vec::new();
             let mut stored = user.clone();
             if !operations.is_empty() {
@@ -1205,7 +1205,9 @@ fn evaluate(
                         .to_string(),
                 )));
             };
-            if repo.user_with_user_name(context.tenant, &user_name)?.is_some() {
+            // find_user looked this username up already when it is the row's key.
+            let looked_up = planned.keys.user_name.as_deref() == Some(user_name.as_str());
+            if !looked_up && repo.user_with_user_name(context.tenant, &user_name)?.is_some() {
                 return Ok(Err(issue(
                     row,
                     IssueCode::Conflict,
@@ -1229,7 +1231,7 @@ fn evaluate(
                 Err(other) => return Err(other),
             };
             let mut steps = vec![json!({"method": "POST", "path": "/Users", "data": body})];
-            let memberships = membership_plan(repo, context, &id, groups.as_deref())?;
+            let memberships = membership_plan(repo, context, &id, true, groups.as_deref())?;
             apply_memberships(repo, context, state, &id, memberships, touched_groups, &mut steps)?;
             state.batch_people.insert(id.clone(), (row, true));
             let invited = invite(repo, context, &stored)?;
@@ -1487,16 +1489,18 @@ impl MembershipPlan {
     }
 }
 
+/// What a row does to a user's memberships; `created` users (written by this row) have none yet.
 fn membership_plan(
     repo: &mut dyn Repository,
     context: &PassContext<'_>,
     user_id: &str,
+    created: bool,
     groups: Option<&[GroupRef]>,
 ) -> ProvisionResult<MembershipPlan> {
     let Some(groups) = groups else {
         return Ok(MembershipPlan::default());
     };
-    let current = repo.memberships_of(context.tenant, user_id)?;
+    let current = if created { Vec::new() } else { repo.memberships_of(context.tenant, user_id)? };
     let mut plan = MembershipPlan::default();
     let mut listed = Vec::new();
     for group in groups {
