@@ -1,4 +1,6 @@
-//! The `roster` command line: serve, migrate, openapi, token create/revoke.
+//! The `roster` command line: serve, migrate, openapi, token create/revoke, import.
+
+mod import;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub enum Command {
     /// Create or revoke bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import users from a CSV file into a tenant (the engine of POST /api/v1/imports).
+    Import(Box<import::ImportArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +113,12 @@ pub fn run() -> anyhow::Result<()> {
             let store = open_store(&database, Arc::new(SchemaRegistry::standard()))?;
             let newly = store.write(|repo| repo.revoke_token(&jti))?;
             println!("{}", if newly { format!("revoked {jti}") } else { format!("{jti} was already revoked") });
+            Ok(())
+        }
+        Command::Import(args) => {
+            if !import::run(*args)? {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

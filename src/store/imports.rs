@@ -139,6 +139,9 @@ pub struct ImportRecord {
     pub selected_rows: Option<Vec<u64>>,
     /// What changed between the preview and a commit that was refused for it.
     pub changes: Option<Value>,
+    /// The tenant's users and groups as the preview saw them ([`ImportRepository::tenant_fingerprint`]):
+    /// when they are the same at the commit, the preview still holds and is not evaluated again.
+    pub preview_fingerprint: Option<String>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -247,6 +250,10 @@ pub trait ImportRepository {
     fn list_import_profiles(&mut self, tenant: &TenantId) -> StoreResult<Vec<(String, Value)>>;
 
     /// Users with this email address among their emails (compared case-insensitively).
+    /// A value that changes whenever a user or group of the tenant is created, changed or
+    /// deleted: their counts, the sums of their versions (every write adds one) and their latest
+    /// modification times.
+    fn tenant_fingerprint(&mut self, tenant: &TenantId) -> StoreResult<String>;
     fn users_with_email(&mut self, tenant: &TenantId, email: &str) -> StoreResult<Vec<String>>;
     /// The user with this userName (compared case-insensitively, RFC 7643 §4.1.1).
     fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>>;
@@ -305,6 +312,8 @@ struct ImportRow {
     #[diesel(sql_type = Nullable<Text>)]
     changes: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
+    preview_fingerprint: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
     lease_owner: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     lease_until: Option<String>,
@@ -316,7 +325,8 @@ struct ImportRow {
 
 const IMPORT_COLUMNS: &str = "id, tenant_id, status, phase, dry_run, options, profile, file_name, file_bytes, header, \
      delimiter, encoding, total_rows, processed_rows, created_count, updated_count, unchanged_count, failed_count, \
-     skipped_count, invitations_queued, selected_rows, changes, lease_owner, lease_until, created_at, updated_at";
+     skipped_count, invitations_queued, selected_rows, changes, preview_fingerprint, lease_owner, lease_until, created_at, \
+     updated_at";
 
 fn json_of(text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
@@ -347,6 +357,7 @@ impl ImportRow {
             header: typed_json(self.header)?,
             selected_rows: typed_json(self.selected_rows)?,
             changes: typed_json(self.changes)?,
+            preview_fingerprint: self.preview_fingerprint,
             lease_until: self.lease_until.as_deref().map(parse_timestamp).transpose()?,
             created_at: parse_timestamp(&self.created_at)?,
             updated_at: parse_timestamp(&self.updated_at)?,
@@ -464,6 +475,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.bind_int(to_i64(counts.invitations_queued)).push(", ");
         sql.bind_opt(import.selected_rows.as_ref().map(|rows| Value::from(rows.clone()).to_string())).push(", ");
         sql.bind_opt(import.changes.as_ref().map(Value::to_string)).push(", ");
+        sql.bind_opt(import.preview_fingerprint.as_deref()).push(", ");
         sql.bind_opt(import.lease_owner.as_deref()).push(", ");
         sql.bind_opt(import.lease_until.map(format_timestamp)).push(", ");
         sql.bind_text(format_timestamp(import.created_at)).push(", ");
@@ -512,6 +524,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push(", selected_rows = ")
             .bind_opt(import.selected_rows.as_ref().map(|rows| Value::from(rows.clone()).to_string()));
         sql.push(", changes = ").bind_opt(import.changes.as_ref().map(Value::to_string));
+        sql.push(", preview_fingerprint = ").bind_opt(import.preview_fingerprint.as_deref());
         sql.push(", lease_owner = ").bind_opt(import.lease_owner.as_deref());
         sql.push(", lease_until = ").bind_opt(import.lease_until.map(format_timestamp));
         sql.push(", updated_at = ").bind_text(format_timestamp(import.updated_at));
@@ -742,7 +755,10 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT row_number AS value, action FROM import_rows WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND import_id = ").bind_text(import_id).push(" AND user_id = ").bind_text(user_id);
         sql.push(" ORDER BY row_number LIMIT 1");
-        sql.first::<RowOfUser>(&mut self.conn)?.map(|r| Ok((to_u64(r.value), RowAction::parse(&r.action)?))).transpose()
+        sql.cached()
+            .first::<RowOfUser>(&mut self.conn)?
+            .map(|r| Ok((to_u64(r.value), RowAction::parse(&r.action)?)))
+            .transpose()
     }
 
     fn put_import_profile(&mut self, tenant: &TenantId, name: &str, profile: &Value) -> StoreResult<bool> {
@@ -778,25 +794,40 @@ impl ImportRepository for SqlRepository<'_> {
         sql.load::<NamedText>(&mut self.conn)?.into_iter().map(|row| Ok((row.name, json_of(&row.value)?))).collect()
     }
 
+    fn tenant_fingerprint(&mut self, tenant: &TenantId) -> StoreResult<String> {
+        let mut parts = Vec::with_capacity(2);
+        for table in ["scim_users", "scim_groups"] {
+            let mut sql = self.sql();
+            sql.push(
+                "SELECT CAST(COUNT(*) AS TEXT) || '/' || CAST(COALESCE(SUM(version), 0) AS TEXT) AS name, \
+                 COALESCE(MAX(last_modified), '') AS value FROM ",
+            );
+            sql.push(table).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            let row = sql.first::<NamedText>(&mut self.conn)?;
+            parts.push(row.map(|row| format!("{}@{}", row.name, row.value)).unwrap_or_default());
+        }
+        Ok(parts.join(";"))
+    }
+
     fn users_with_email(&mut self, tenant: &TenantId, email: &str) -> StoreResult<Vec<String>> {
         let mut sql = self.sql();
         sql.push("SELECT DISTINCT user_id AS value FROM user_emails WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND value_lower = ").bind_text(fold(email)).push(" ORDER BY value");
-        Ok(sql.load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.cached().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND user_name_lower = ").bind_text(fold(user_name));
-        Ok(sql.first::<TextValue>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.cached().first::<TextValue>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND external_id = ").bind_text(external_id).push(" ORDER BY id");
-        Ok(sql.load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.cached().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>> {
@@ -804,7 +835,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT id AS name, display_name AS value FROM scim_groups WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND display_name_lower = ").bind_text(fold(name));
         sql.push(" ORDER BY created, id");
-        Ok(sql.load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)).collect())
+        Ok(sql.cached().load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)).collect())
     }
 
     fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>> {
@@ -812,6 +843,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT group_id AS name, source AS value FROM memberships WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND member_id = ").bind_text(member_id).push(" ORDER BY group_id");
         Ok(sql
+            .cached()
             .load::<NamedText>(&mut self.conn)?
             .into_iter()
             .map(|row| {

@@ -178,7 +178,7 @@ impl<'c> SqlRepository<'c> {
     fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, data: &Value) -> StoreResult<()> {
         let mut delete = self.sql();
         delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id);
-        delete.execute(&mut self.conn)?;
+        delete.cached().execute(&mut self.conn)?;
         let Some(emails) = data.get("emails").and_then(Value::as_array) else {
             return Ok(());
         };
@@ -193,6 +193,7 @@ impl<'c> SqlRepository<'c> {
         if rows.is_empty() {
             return Ok(());
         }
+        let count = rows.len();
         let mut insert = self.sql();
         insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
         for (i, (value, kind, primary)) in rows.into_iter().enumerate() {
@@ -202,6 +203,9 @@ impl<'c> SqlRepository<'c> {
             insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(user_id).push(", ");
             insert.bind_text(fold(value)).push(", ").bind_opt(kind).push(", ");
             insert.bind_int(i64::from(primary)).push(")");
+        }
+        if count <= 4 {
+            insert.cached();
         }
         insert.execute(&mut self.conn)?;
         Ok(())
@@ -250,7 +254,7 @@ impl<'c> SqlRepository<'c> {
             Some(_) => self.user_renamed(tenant, id, columns.user_name, columns.display_name)?,
             None => false,
         };
-        let written = sql.execute(&mut self.conn)?;
+        let written = sql.cached().execute(&mut self.conn)?;
         if written == 1 {
             self.replace_emails(tenant, id, &write.data)?;
             if renamed {
@@ -341,7 +345,7 @@ impl Repository for SqlRepository<'_> {
     fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
         let mut sql = self.select_resources(kind);
         sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
-        sql.first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
+        sql.cached().first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
     }
 
     fn insert(
@@ -381,7 +385,7 @@ impl Repository for SqlRepository<'_> {
         sql.push("UPDATE ").push(table(kind)).push(" SET version = version + 1, last_modified = ");
         sql.bind_text(format_timestamp(Utc::now())).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND id = ").bind_text(id);
-        if sql.execute(&mut self.conn)? == 0 {
+        if sql.cached().execute(&mut self.conn)? == 0 {
             return Err(StoreError::NotFound);
         }
         self.fetch(tenant, kind, id)
@@ -467,6 +471,9 @@ impl Repository for SqlRepository<'_> {
                 sql.bind_opt(member.display.as_deref()).push(")");
             }
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
+            if chunk.len() == 1 {
+                sql.cached();
+            }
             let inserted = sql.execute(&mut self.conn)?;
             if inserted > 0 {
                 self.bump_users(tenant, &chunk.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())?;

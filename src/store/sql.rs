@@ -24,7 +24,49 @@ pub struct Sql {
     backend: Backend,
     text: String,
     binds: Vec<Bind>,
+    /// Prepared once per connection and reused (see [`Sql::cached`]).
+    cached: bool,
+    /// Where each bind's placeholder sits in `text` (start, end), for diesel to write its own.
+    placeholders: Vec<(usize, usize)>,
 }
+
+/// A statement of fixed shape that diesel may keep prepared per connection, keyed by its text
+/// and bind types (diesel never caches `sql_query`, so every other statement is parsed anew).
+struct Prepared<'a>(&'a Sql);
+
+impl diesel::query_builder::QueryId for Prepared<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Prepared<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Prepared<'_> {}
+
+macro_rules! prepared_fragment {
+    ($db:ty) => {
+        impl diesel::query_builder::QueryFragment<$db> for Prepared<'_> {
+            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, $db>) -> QueryResult<()> {
+                let mut written = 0;
+                for (bind, &(start, end)) in self.0.binds.iter().zip(&self.0.placeholders) {
+                    out.push_sql(&self.0.text[written..start]);
+                    written = end;
+                    match bind {
+                        Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                        Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                        Bind::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
+                    }
+                }
+                out.push_sql(&self.0.text[written..]);
+                Ok(())
+            }
+        }
+    };
+}
+prepared_fragment!(Sqlite);
+prepared_fragment!(Pg);
 
 macro_rules! boxed_query {
     ($db:ty, $sql:expr) => {{
@@ -42,7 +84,15 @@ macro_rules! boxed_query {
 
 impl Sql {
     pub fn new(backend: Backend) -> Sql {
-        Sql { backend, text: String::with_capacity(256), binds: Vec::new() }
+        Sql { backend, text: String::with_capacity(256), binds: Vec::new(), cached: false, placeholders: Vec::new() }
+    }
+
+    /// Keeps the statement prepared on each connection and reuses it: for statements whose text
+    /// does not depend on the request (a fixed set of columns and binds), run once per row by
+    /// imports and writes. Never for filters or lists of values, whose shapes are unbounded.
+    pub fn cached(&mut self) -> &mut Sql {
+        self.cached = true;
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -58,6 +108,7 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     pub fn bind(&mut self, value: Bind) -> &mut Sql {
         self.binds.push(value);
+        let start = self.text.len();
         match self.backend {
             Backend::Sqlite => self.text.push('?'),
             Backend::Postgres => {
@@ -65,6 +116,7 @@ impl Sql {
                 self.text.push_str(&self.binds.len().to_string());
             }
         }
+        self.placeholders.push((start, self.text.len()));
         self
     }
 
@@ -126,6 +178,8 @@ impl Sql {
 
     pub fn execute(&self, conn: &mut DbConn<'_>) -> QueryResult<usize> {
         match conn {
+            DbConn::Sqlite(c) if self.cached => Prepared(self).execute(*c),
+            DbConn::Postgres(c) if self.cached => Prepared(self).execute(*c),
             DbConn::Sqlite(c) => boxed_query!(Sqlite, self).execute(*c),
             DbConn::Postgres(c) => boxed_query!(Pg, self).execute(*c),
         }
@@ -136,6 +190,8 @@ impl Sql {
         R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
         match conn {
+            DbConn::Sqlite(c) if self.cached => Prepared(self).load(*c),
+            DbConn::Postgres(c) if self.cached => Prepared(self).load(*c),
             DbConn::Sqlite(c) => boxed_query!(Sqlite, self).load(*c),
             DbConn::Postgres(c) => boxed_query!(Pg, self).load(*c),
         }

@@ -12,6 +12,7 @@ mod etags;
 mod extensions;
 mod filters;
 mod groups;
+mod import_jobs;
 mod imports;
 mod interop_entra;
 mod interop_google;

@@ -25,6 +25,7 @@ CREATE TABLE imports (
     invitations_queued BIGINT NOT NULL DEFAULT 0,
     selected_rows TEXT,
     changes TEXT,
+    preview_fingerprint TEXT,
     lease_owner TEXT,
     lease_until TEXT,
     created_at TEXT NOT NULL,

@@ -149,12 +149,46 @@ pub struct Importer {
     /// This process's name as a lease owner.
     instance: Arc<str>,
     worker: Option<WorkerHandle>,
+    live: LiveRows,
+}
+
+/// Rows evaluated so far by the passes this process runs in one transaction, by import id.
+type LiveRows = Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>;
+
+/// The progress of a pass that runs in one transaction: nothing of it is committed until it
+/// ends, so it is kept in memory, where [`Importer::view`] finds it, and forgotten on drop.
+struct LiveProgress {
+    /// Where it is published; `None` when it is not shown.
+    rows: Option<LiveRows>,
+    id: String,
+    processed: u64,
+}
+
+impl LiveProgress {
+    fn advance(&mut self, rows: u64) {
+        self.processed += rows;
+        if let Some(Ok(mut live)) = self.rows.as_ref().map(|rows| rows.lock()) {
+            live.insert(self.id.clone(), self.processed);
+        }
+    }
+
+    fn processed(&self) -> u64 {
+        self.processed
+    }
+}
+
+impl Drop for LiveProgress {
+    fn drop(&mut self) {
+        if let Some(Ok(mut live)) = self.rows.as_ref().map(|rows| rows.lock()) {
+            live.remove(&self.id);
+        }
+    }
 }
 
 impl Importer {
     pub fn new(provisioner: Provisioner, settings: ImportSettings, inviter: Option<Arc<dyn Inviter>>) -> Importer {
         let instance: Arc<str> = format!("roster-{}", uuid::Uuid::new_v4().simple()).into();
-        Importer { provisioner, settings, inviter, instance, worker: None }
+        Importer { provisioner, settings, inviter, instance, worker: None, live: LiveRows::default() }
     }
 
     /// Lets new background imports wake `worker` at once.
@@ -314,6 +348,7 @@ impl Importer {
             counts: ImportCounts::default(),
             selected_rows: None,
             changes: None,
+            preview_fingerprint: None,
             lease_owner: None,
             lease_until: None,
             created_at: now,
@@ -387,12 +422,25 @@ impl Importer {
         Ok((record, placement))
     }
 
-    /// An import with its first issues.
+    /// An import with its first issues; a running one with the progress of a pass this process
+    /// runs in one transaction, if any.
     pub fn view(&self, tenant: &TenantId, id: &str) -> ProvisionResult<ImportView> {
-        self.provisioner.store().read(|repo| {
+        let mut view = self.provisioner.store().read(|repo| {
             let record = repo.import(tenant, id)?.ok_or_else(|| not_found(id))?;
             view_of(repo, record)
-        })
+        })?;
+        if view.record.status == ImportStatus::Running {
+            if let Some(&processed) = self.live.lock().ok().as_ref().and_then(|live| live.get(id)) {
+                view.record.processed_rows = view.record.processed_rows.max(processed);
+            }
+        }
+        Ok(view)
+    }
+
+    /// The progress of a pass over `id` run in one transaction, shown by [`Importer::view`] when
+    /// `shown`, until it is dropped.
+    fn live_progress(&self, id: &str, shown: bool) -> LiveProgress {
+        LiveProgress { rows: shown.then(|| self.live.clone()), id: id.to_string(), processed: 0 }
     }
 
     /// A page of the tenant's imports, newest first, and their total; each with its numbers of

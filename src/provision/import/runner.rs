@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::file::FileReader;
-use super::{lease_delta, undefined_target, ImportOptions, Importer, OnError};
+use super::{lease_delta, undefined_target, ImportOptions, Importer, LiveProgress, OnError};
 use crate::import::profile::{ColumnLayout, GroupMode, Rules, UnknownGroups};
 use crate::import::{
     creation_body, patch_request, plan_rows, update_operations, CsvFormat, Delimiter, ImportError, IssueCode,
@@ -134,6 +134,10 @@ struct PassContext<'a> {
     inviter: Option<&'a dyn super::Inviter>,
     headers: Headers,
     repeats: &'a HashMap<u64, u64>,
+    /// The pass is rolled back whatever happens (a preview, a commit's comparison): the rows it
+    /// records in the transaction only serve to find earlier rows of a person, so they are
+    /// recorded without their operations and cells (the spool keeps those).
+    rolled_back: bool,
 }
 
 /// The file's headers of the columns issues point at.
@@ -384,23 +388,48 @@ impl Importer {
             max_rows: options.max_rows,
             ..ReaderOptions::default()
         };
+        let heartbeat = Heartbeat::start(self, &record, owner);
         let scan = match self.scan(&record, &profile, &reader_options)? {
             Ok(scan) => scan,
             Err(issues) => return Ok(self.fail(&record.tenant, &record.id, owner, issues)?),
         };
+        drop(heartbeat);
         record.header = Some(scan.header.clone());
         record.delimiter = Some((scan.delimiter.as_byte() as char).to_string());
         record.encoding = serde_json::to_value(scan.encoding).ok().and_then(|v| v.as_str().map(str::to_string));
         record.total_rows = scan.rows;
+        record.lease_until = Some(Utc::now() + lease_delta(self.settings.import_lease));
+        // The total is known from here on: progress polls show it while the rows are evaluated.
+        if !self.provisioner.store().write(|repo| repo.save_import(&record, Some(owner)))? {
+            return Err(JobError::LeaseLost);
+        }
         progress(record.processed_rows, record.total_rows);
         match record.phase {
             ImportPhase::Done => Ok(record),
             ImportPhase::Preview => {
-                let counts = self.rolled_back_pass(&record, owner, &profile, &options, &reader_options, &scan, None)?;
+                // Shown until the import is saved `previewed`, so progress never goes back.
+                let mut live = self.live_progress(&record.id, true);
+                record.preview_fingerprint = Some(self.tenant_fingerprint(&record.tenant)?);
+                let counts = self.rolled_back_pass(
+                    &record,
+                    owner,
+                    &profile,
+                    &options,
+                    &reader_options,
+                    &scan,
+                    None,
+                    &mut live,
+                    progress,
+                )?;
                 self.finish(record, owner, ImportStatus::Previewed, counts, None)
             }
             ImportPhase::Commit => {
-                if record.dry_run && record.processed_rows == 0 {
+                if record.processed_rows == 0 {
+                    // A commit counts its own rows, not the preview's.
+                    record.counts = ImportCounts::default();
+                }
+                if record.dry_run && record.processed_rows == 0 && !self.preview_holds(&record)? {
+                    let fingerprint = self.tenant_fingerprint(&record.tenant)?;
                     let mut compare = Compare::default();
                     let counts = self.rolled_back_pass(
                         &record,
@@ -410,21 +439,39 @@ impl Importer {
                         &reader_options,
                         &scan,
                         Some(&mut compare),
+                        // Not shown: the commit's own pass then counts from 0 again.
+                        &mut self.live_progress(&record.id, false),
+                        progress,
                     )?;
                     if !compare.changes.is_empty() {
+                        record.preview_fingerprint = Some(fingerprint);
                         let changes = json!({"rows": compare.changes, "total": compare.total});
                         return self.finish(record, owner, ImportStatus::Previewed, counts, Some(changes));
                     }
-                    // The preview's counts were what a commit would do; the commit counts afresh.
-                    record.counts = ImportCounts::default();
-                    record.dry_run = false;
                 }
+                // From here on this is the commit itself, no longer a preview.
+                record.dry_run = false;
                 if options.on_error == OnError::Abort && record.processed_rows == 0 {
-                    self.atomic_pass(record, owner, &profile, &options, &reader_options, &scan)
+                    self.atomic_pass(record, owner, &profile, &options, &reader_options, &scan, progress)
                 } else {
                     self.batched_pass(record, owner, &profile, &options, &reader_options, &scan, progress)
                 }
             }
+        }
+    }
+
+    fn tenant_fingerprint(&self, tenant: &TenantId) -> Result<String, JobError> {
+        Ok(self.provisioner.store().read(|repo| repo.tenant_fingerprint(tenant))?)
+    }
+
+    /// Whether a commit of all rows may skip evaluating them again: no user or group of the
+    /// tenant changed since the preview, which was taken (conservatively) just before its pass.
+    /// A commit of some rows is always compared, since a row may depend on one left out (its
+    /// manager, say).
+    fn preview_holds(&self, record: &ImportRecord) -> Result<bool, JobError> {
+        match (&record.preview_fingerprint, &record.selected_rows) {
+            (Some(previewed), None) => Ok(*previewed == self.tenant_fingerprint(&record.tenant)?),
+            _ => Ok(false),
         }
     }
 
@@ -567,6 +614,7 @@ impl Importer {
             inviter: self.inviter.as_deref(),
             headers: Headers::of(layout),
             repeats,
+            rolled_back: false,
         }
     }
 
@@ -582,12 +630,14 @@ impl Importer {
         reader_options: &ReaderOptions,
         scan: &Scan,
         compare: Option<&mut Compare>,
+        live: &mut LiveProgress,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportCounts, JobError> {
         let mut spool = Spool::create()?;
-        let counts =
-            match self.single_transaction(record, owner, profile, options, reader_options, scan, &mut spool, true)? {
-                Ok(counts) | Err(counts) => counts,
-            };
+        let pass = Pass { owner, profile, options, reader_options, scan, preview: true };
+        let counts = match self.single_transaction(record, &pass, &mut spool, live, progress)? {
+            Ok(counts) | Err(counts) => counts,
+        };
         if let Some(compare) = compare {
             self.compare_with_stored(record, &mut spool, compare)?;
             if compare.changes.is_empty() {
@@ -599,6 +649,7 @@ impl Importer {
     }
 
     /// `on_error=abort`: every row in one transaction, committed only when no row failed.
+    #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
     fn atomic_pass(
         &self,
         record: ImportRecord,
@@ -607,9 +658,12 @@ impl Importer {
         options: &ImportOptions,
         reader_options: &ReaderOptions,
         scan: &Scan,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportRecord, JobError> {
         let mut spool = Spool::create()?;
-        match self.single_transaction(&record, owner, profile, options, reader_options, scan, &mut spool, false)? {
+        let pass = Pass { owner, profile, options, reader_options, scan, preview: false };
+        let mut live = self.live_progress(&record.id, true);
+        match self.single_transaction(&record, &pass, &mut spool, &mut live, progress)? {
             Ok(counts) => self.finish(record, owner, ImportStatus::Completed, counts, None),
             Err(counts) => {
                 self.store_spool(&record, owner, scan, &mut spool, true)?;
@@ -625,25 +679,28 @@ impl Importer {
 
     /// Runs every row in one transaction; `Ok` when it was committed, `Err` when rolled back (a
     /// preview, or a failed row with `on_error=abort`). Outcomes go to `spool`.
-    #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
+    /// Its progress is this process's alone ([`Importer::view`] shows it): the rows it evaluated
+    /// are not committed, so `processed_rows` in the database, from which a restarted job
+    /// resumes, stays as it was.
     fn single_transaction(
         &self,
         record: &ImportRecord,
-        owner: &str,
-        profile: &Profile,
-        options: &ImportOptions,
-        reader_options: &ReaderOptions,
-        scan: &Scan,
+        pass: &Pass<'_>,
         spool: &mut Spool,
-        preview: bool,
+        live: &mut LiveProgress,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Result<ImportCounts, ImportCounts>, JobError> {
+        let Pass { owner, profile, options, reader_options, scan, preview } = *pass;
         let mut rows = match self.open_rows(record, profile, reader_options)? {
             Ok(rows) => rows,
             Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
         };
         let layout = rows.planner().layout().clone();
         let selection: Option<BTreeSet<u64>> = record.selected_rows.as_ref().map(|rows| rows.iter().copied().collect());
-        let context = self.context(record, &layout, profile, options, selection.as_ref(), &scan.repeats);
+        let context = PassContext {
+            rolled_back: preview,
+            ..self.context(record, &layout, profile, options, selection.as_ref(), &scan.repeats)
+        };
         let batch_rows = self.settings.import_batch_rows as usize;
         let _heartbeat = Heartbeat::start(self, record, owner);
         let outcome = self.provisioner.store().write(|repo| -> Result<ImportCounts, JobError> {
@@ -660,6 +717,8 @@ impl Importer {
                     count(&mut counts, &outcome);
                     spool.push(&outcome)?;
                 }
+                live.advance(batch.len() as u64);
+                progress(live.processed(), scan.rows);
             }
             if preview || counts.failed > 0 {
                 Err(JobError::RolledBack(counts))
@@ -823,6 +882,18 @@ impl Importer {
     }
 }
 
+/// The setup of a pass run in one transaction.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    owner: &'a str,
+    profile: &'a Profile,
+    options: &'a ImportOptions,
+    reader_options: &'a ReaderOptions,
+    scan: &'a Scan,
+    /// Rolled back whatever happens.
+    preview: bool,
+}
+
 /// Differences between a preview and the same rows evaluated again.
 #[derive(Default)]
 struct Compare {
@@ -945,7 +1016,22 @@ fn run_batch(
     for group in &touched_groups {
         repo.touch(context.tenant, ResourceKind::Group, group)?;
     }
-    record_outcomes(repo, context.tenant, context.import_id, &outcomes)?;
+    if context.rolled_back {
+        let slim: Vec<ImportRowRecord> = outcomes
+            .iter()
+            .map(|outcome| ImportRowRecord {
+                row: outcome.row,
+                action: outcome.action(),
+                user_id: outcome.user_id.clone(),
+                matched_version: outcome.matched_version,
+                operation: None,
+                cells: None,
+            })
+            .collect();
+        repo.insert_import_rows(context.tenant, context.import_id, &slim)?;
+    } else {
+        record_outcomes(repo, context.tenant, context.import_id, &outcomes)?;
+    }
     state.batch_people.clear();
     Ok(outcomes)
 }
@@ -1076,7 +1162,7 @@ fn evaluate(
             }
             let current = user.data.as_object().cloned().unwrap_or_default();
             let operations = update_operations(context.layout, context.rules, planned, &current, manager.as_deref());
-            let memberships = membership_plan(repo, context, &user.id, groups.as_deref())?;
+            let memberships = membership_plan(repo, context, &user.id, false, groups.as_deref())?;
             let mut steps = Vec::new();
             let mut stored = user.clone();
             if !operations.is_empty() {
@@ -1121,7 +1207,9 @@ fn evaluate(
                         .to_string(),
                 )));
             };
-            if repo.user_with_user_name(context.tenant, &user_name)?.is_some() {
+            // find_user looked this username up already when it is the row's key.
+            let looked_up = planned.keys.user_name.as_deref() == Some(user_name.as_str());
+            if !looked_up && repo.user_with_user_name(context.tenant, &user_name)?.is_some() {
                 return Ok(Err(issue(
                     row,
                     IssueCode::Conflict,
@@ -1137,7 +1225,7 @@ fn evaluate(
                 Ok(normalized) => normalized,
                 Err(error) => return Ok(Err(scim_issue(row, context, planned, &error))),
             };
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = generated_id(context.import_id, "user", &row.to_string());
             let write = ResourceWrite { data: normalized.data, password_hash: None };
             let stored = match insert_resource(repo, context.tenant, ResourceKind::User, &id, &write, None) {
                 Ok(stored) => stored,
@@ -1145,7 +1233,7 @@ fn evaluate(
                 Err(other) => return Err(other),
             };
             let mut steps = vec![json!({"method": "POST", "path": "/Users", "data": body})];
-            let memberships = membership_plan(repo, context, &id, groups.as_deref())?;
+            let memberships = membership_plan(repo, context, &id, true, groups.as_deref())?;
             apply_memberships(repo, context, state, &id, memberships, touched_groups, &mut steps)?;
             state.batch_people.insert(id.clone(), (row, true));
             let invited = invite(repo, context, &stored)?;
@@ -1161,6 +1249,24 @@ fn evaluate(
             }))
         }
     }
+}
+
+/// The id of a resource an import creates: derived from the import, the kind and the row (or
+/// group name), so a preview and its commit create the same ids and a manager created by an
+/// earlier row is referenced alike in both; the commit's comparison with the preview then sees
+/// the same request bodies. Random-looking (UUID v4 layout), as the ids SCIM POST gives.
+fn generated_id(import_id: &str, kind: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(import_id)
+        .chain_update([0])
+        .chain_update(kind)
+        .chain_update([0])
+        .chain_update(key)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 fn invite(repo: &mut dyn Repository, context: &PassContext<'_>, user: &StoredResource) -> ProvisionResult<bool> {
@@ -1385,16 +1491,18 @@ impl MembershipPlan {
     }
 }
 
+/// What a row does to a user's memberships; `created` users (written by this row) have none yet.
 fn membership_plan(
     repo: &mut dyn Repository,
     context: &PassContext<'_>,
     user_id: &str,
+    created: bool,
     groups: Option<&[GroupRef]>,
 ) -> ProvisionResult<MembershipPlan> {
     let Some(groups) = groups else {
         return Ok(MembershipPlan::default());
     };
-    let current = repo.memberships_of(context.tenant, user_id)?;
+    let current = if created { Vec::new() } else { repo.memberships_of(context.tenant, user_id)? };
     let mut plan = MembershipPlan::default();
     let mut listed = Vec::new();
     for group in groups {
@@ -1439,7 +1547,7 @@ fn apply_memberships(
         }
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
         let normalized = normalize_resource(group_schema, &body, WriteMode::Create)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = generated_id(context.import_id, "group", &key);
         let write = ResourceWrite { data: normalized.data, password_hash: None };
         insert_resource(repo, context.tenant, ResourceKind::Group, &id, &write, None)?;
         state.groups.insert(key, vec![(id.clone(), name.clone())]);
