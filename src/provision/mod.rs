@@ -70,8 +70,9 @@ pub struct ListView {
     pub resources: Vec<ResourceView>,
 }
 
-/// How many times a write is retried after a concurrent change to the same resource.
-const CONCURRENT_RETRIES: usize = 5;
+/// How many times a write is retried after a concurrent change to the same resource (or to a
+/// user or group whose change gives it a new version, see store/dependent_versions.rs).
+const CONCURRENT_RETRIES: u32 = 10;
 
 /// The use cases, over one store and one schema registry.
 #[derive(Clone)]
@@ -216,7 +217,13 @@ impl Provisioner {
         let mut attempt = 0;
         loop {
             match self.store.write(&mut work) {
-                Err(ProvisionError::Store(StoreError::VersionMismatch)) if attempt < CONCURRENT_RETRIES => attempt += 1,
+                Err(ProvisionError::Store(StoreError::VersionMismatch)) if attempt < CONCURRENT_RETRIES => {
+                    attempt += 1;
+                    // A short random pause, growing with each attempt, so that writers colliding
+                    // on one row stop colliding in step.
+                    let pause = rand::random_range(0..=attempt * 2_000);
+                    std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
+                }
                 other => return other,
             }
         }

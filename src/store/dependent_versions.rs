@@ -1,11 +1,20 @@
-//! New versions for the resources whose representation another write changed: a user shows the
-//! groups it belongs to, a group shows its members with their names. A membership change, a
-//! rename or a delete therefore changes the ETag (RFC 7644 §3.14) of the resources on the other
-//! side, in the same transaction and by set-based statements, so a conditional GET never
-//! answers 304 for a stale `groups` or `members`.
+//! New versions for the resources whose representation another write changed (RFC 7644 §3.14),
+//! in the same transaction and by set-based statements: a user shows the groups it belongs to, so
+//! a membership change, and the rename or delete of one of its groups, gives it a new version and
+//! a conditional GET never answers 304 over a stale `groups`. A group's `members` lose a member
+//! when the member is deleted, so that bumps the groups containing it.
+//!
+//! Not bumped: the groups of a user or group that is renamed, although `members[].display` shows
+//! the new name. Every rename of a member of an all-staff group would otherwise lock and re-version
+//! that group, serialising the tenant's profile updates and failing concurrent group writes.
+//!
+//! Rows are locked in one order on every path, so that two such writes never deadlock on
+//! PostgreSQL: a group before the groups containing it, and groups before users. Membership
+//! changes therefore lock their group first ([`SqlRepository::lock_group`]).
 
 use chrono::Utc;
 
+use super::connection::DbConn;
 use super::repository::{format_timestamp, SqlRepository};
 use super::sql::Sql;
 use super::StoreResult;
@@ -51,30 +60,29 @@ impl SqlRepository<'_> {
         Ok(())
     }
 
-    /// Before a group update: when its `displayName` changes, the `groups[].display` of its users
-    /// and the `members[].display` of the groups containing it change too.
-    pub(super) fn bump_if_group_renamed(&mut self, tenant: &TenantId, id: &str, display_name: &str) -> StoreResult<()> {
-        if !self.differs(tenant, "scim_groups", id, "display_name <> ", display_name, None)? {
-            return Ok(());
+    /// Takes the group's row lock (PostgreSQL; SQLite writers hold the whole database), before
+    /// any user row a membership change touches.
+    pub(super) fn lock_group(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<()> {
+        if matches!(self.conn, DbConn::Postgres(_)) {
+            let mut sql = self.sql();
+            sql.push("SELECT id AS value FROM scim_groups WHERE tenant_id = ").bind_text(tenant.as_str());
+            sql.push(" AND id = ").bind_text(group_id).push(" FOR UPDATE");
+            sql.first::<IdRow>(&mut self.conn)?;
         }
-        self.bump_members_of(tenant, id)?;
-        self.bump_groups_containing(tenant, id)
+        Ok(())
     }
 
-    /// Before a user update: whether its `userName` or `displayName` changes, which may change the
-    /// `members[].display` of the groups containing it (bumped by the caller after the update, so
-    /// that every write locks users before groups).
-    pub(super) fn user_renamed(
-        &mut self,
-        tenant: &TenantId,
-        id: &str,
-        user_name: &str,
-        display_name: Option<&str>,
-    ) -> StoreResult<bool> {
-        self.differs(tenant, "scim_users", id, "user_name <> ", user_name, Some(display_name))
+    /// Before a group update: whether its `displayName` changes.
+    pub(super) fn group_renamed(&mut self, tenant: &TenantId, id: &str, display_name: &str) -> StoreResult<bool> {
+        self.differs(tenant, "scim_groups", id, "display_name <> ", display_name)
     }
 
-    /// Whether the stored row has another name than the one about to be written.
+    /// After a group rename: the `groups[].display` of its users changed.
+    pub(super) fn bump_after_group_rename(&mut self, tenant: &TenantId, id: &str) -> StoreResult<()> {
+        self.bump_members_of(tenant, id)
+    }
+
+    /// Whether the stored group has another `displayName` than the one about to be written.
     fn differs(
         &mut self,
         tenant: &TenantId,
@@ -82,15 +90,10 @@ impl SqlRepository<'_> {
         id: &str,
         name_differs: &str,
         name: &str,
-        display_name: Option<Option<&str>>,
     ) -> StoreResult<bool> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM ").push(table).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND id = ").bind_text(id).push(" AND (").push(name_differs).bind_text(name);
-        if let Some(display_name) = display_name {
-            sql.push(" OR COALESCE(display_name, '') <> ").bind_text(display_name.unwrap_or_default());
-        }
-        sql.push(")");
+        sql.push(" AND id = ").bind_text(id).push(" AND ").push(name_differs).bind_text(name);
         Ok(sql.first::<IdRow>(&mut self.conn)?.is_some())
     }
 }

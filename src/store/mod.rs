@@ -70,6 +70,11 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
             }
+            // PostgreSQL aborts one of two writers that lock each other's rows: the loser may retry.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => StoreError::VersionMismatch,
+            Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                StoreError::VersionMismatch
+            }
             Error::DatabaseError(_, info) if is_busy(info.message()) => {
                 StoreError::Unavailable(info.message().to_string())
             }

@@ -250,16 +250,9 @@ impl<'c> SqlRepository<'c> {
                 sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
-        let renamed = match update {
-            Some(_) => self.user_renamed(tenant, id, columns.user_name, columns.display_name)?,
-            None => false,
-        };
         let written = sql.cached().execute(&mut self.conn)?;
         if written == 1 {
             self.replace_emails(tenant, id, &write.data)?;
-            if renamed {
-                self.bump_groups_containing(tenant, id)?;
-            }
         }
         Ok(written)
     }
@@ -287,7 +280,6 @@ impl<'c> SqlRepository<'c> {
                 sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
             }
             Some(expected_version) => {
-                self.bump_if_group_renamed(tenant, id, display_name)?;
                 sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
                 sql.push(", display_name_lower = ").bind_text(fold(display_name));
                 sql.push(", external_id = ").bind_opt(external_id);
@@ -297,7 +289,12 @@ impl<'c> SqlRepository<'c> {
                 sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
-        Ok(sql.execute(&mut self.conn)?)
+        let renamed = update.is_some() && self.group_renamed(tenant, id, display_name)?;
+        let written = sql.execute(&mut self.conn)?;
+        if renamed && written == 1 {
+            self.bump_after_group_rename(tenant, id)?;
+        }
+        Ok(written)
     }
 
     /// After an update that touched no row: tell a concurrent change from a missing row.
@@ -393,6 +390,10 @@ impl Repository for SqlRepository<'_> {
 
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()> {
         if kind == ResourceKind::Group {
+            self.lock_group(tenant, id)?;
+        }
+        self.bump_groups_containing(tenant, id)?;
+        if kind == ResourceKind::Group {
             self.bump_members_of(tenant, id)?;
         }
         let mut sql = self.sql();
@@ -401,7 +402,6 @@ impl Repository for SqlRepository<'_> {
         if sql.execute(&mut self.conn)? == 0 {
             return Err(StoreError::NotFound);
         }
-        self.bump_groups_containing(tenant, id)?;
         let mut memberships = self.sql();
         memberships.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
         memberships.push(" AND member_id = ").bind_text(id);
@@ -455,6 +455,7 @@ impl Repository for SqlRepository<'_> {
         source: MembershipSource,
     ) -> StoreResult<usize> {
         let now = format_timestamp(Utc::now());
+        self.lock_group(tenant, group_id)?;
         let mut added = 0;
         for chunk in members.chunks(200) {
             let mut sql = self.sql();
@@ -484,6 +485,7 @@ impl Repository for SqlRepository<'_> {
     }
 
     fn remove_members(&mut self, tenant: &TenantId, group_id: &str, member_ids: &[String]) -> StoreResult<usize> {
+        self.lock_group(tenant, group_id)?;
         let mut removed = 0;
         for chunk in member_ids.chunks(500) {
             let mut sql = self.sql();
@@ -500,6 +502,7 @@ impl Repository for SqlRepository<'_> {
     }
 
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize> {
+        self.lock_group(tenant, group_id)?;
         self.bump_members_of(tenant, group_id)?;
         let mut sql = self.sql();
         sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());

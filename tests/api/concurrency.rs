@@ -51,6 +51,51 @@ fn eight_threads_adding_and_removing_different_members_of_one_group_lose_nothing
     assert_eq!(app.member_ids(&id_of(&group)), expected);
 }
 
+/// A group PUT gives its members new versions while they are being renamed: the writes lock rows
+/// in one order and retry after a concurrent bump, so every one of them succeeds.
+#[test]
+fn group_replacements_and_member_renames_running_together_all_succeed() {
+    let app = TestApp::spawn_with(&[("ROSTER_WORKERS", "4"), ("ROSTER_DB_POOL_SIZE", "8")]);
+    let users: Vec<String> = (0..6).map(|i| id_of(&app.create_user(&format!("member-{i}")))).collect();
+    let group = app.create_group("Busy", &users.iter().map(String::as_str).collect::<Vec<_>>());
+    let group_path = format!("/Groups/{}?excludedAttributes=members", id_of(&group));
+    let members: Vec<serde_json::Value> = users.iter().map(|id| json!({"value": id})).collect();
+
+    std::thread::scope(|scope| {
+        {
+            let (app, group_path, members) = (&app, &group_path, &members);
+            scope.spawn(move || {
+                for round in 0..CHANGES_PER_THREAD {
+                    let name = format!("Busy {round}");
+                    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": members});
+                    let response = app.put(group_path, &body);
+                    assert_eq!(response.status(), 200, "group PUT: {}", response.text().unwrap_or_default());
+                }
+            });
+        }
+        for (renamer, mine) in users.chunks(3).enumerate() {
+            let app = &app;
+            scope.spawn(move || {
+                for round in 0..CHANGES_PER_THREAD {
+                    for id in mine {
+                        let rename =
+                            json!([{"op": "replace", "path": "displayName", "value": format!("{renamer}-{round}")}]);
+                        let response = app.patch(&format!("/Users/{id}"), &patch_op(rename));
+                        assert_eq!(response.status(), 200, "user rename: {}", response.text().unwrap_or_default());
+                    }
+                }
+            });
+        }
+    });
+
+    let group: serde_json::Value = app.get(&format!("/Groups/{}", id_of(&group))).json().unwrap();
+    assert_eq!(app.member_ids(&id_of(&group)).len(), users.len());
+    for id in &users {
+        let user: serde_json::Value = app.get(&format!("/Users/{id}")).json().unwrap();
+        assert_eq!(user["groups"][0]["display"], group["displayName"], "{user}");
+    }
+}
+
 #[test]
 fn adding_one_member_to_a_group_of_100000_members_inserts_one_row() {
     let app = TestApp::spawn();
