@@ -261,7 +261,7 @@ fn response_of(view: ImportView) -> ImportResponse {
     let record = view.record;
     let options: ImportOptions = serde_json::from_value(record.options.clone()).unwrap_or_default();
     let processed = if record.status == ImportStatus::Running { record.processed_rows } else { record.total_rows };
-    let percent = if record.total_rows == 0 { 100 } else { processed.min(record.total_rows) * 100 / record.total_rows };
+    let percent = (processed.min(record.total_rows) * 100).checked_div(record.total_rows).unwrap_or(100);
     let base = format!("/api/v1/imports/{}", record.id);
     ImportResponse {
         status: record.status.as_str().to_string(),

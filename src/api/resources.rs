@@ -9,8 +9,9 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
+use super::extract::SignedPrincipal;
 use super::AppState;
-use crate::auth::{Principal, Scope};
+use crate::auth::Scope;
 use crate::provision::{Relations, ResourceView, SearchScope};
 use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
@@ -62,6 +63,9 @@ pub struct Projection {
 
 impl Projection {
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, ScimError> {
+        if attributes.is_none() && excluded.is_none() {
+            return Ok(Projection { attributes: Vec::new(), excluded: Vec::new() });
+        }
         Ok(Projection {
             attributes: attributes.map(parse_attribute_list).transpose()?.unwrap_or_default(),
             excluded: excluded.map(parse_attribute_list).transpose()?.unwrap_or_default(),
@@ -79,6 +83,12 @@ impl Projection {
             return false;
         }
         self.attributes.is_empty() || self.attributes.iter().any(names)
+    }
+}
+
+impl ProjectionParams {
+    fn parse(&self) -> Result<Projection, ApiError> {
+        Ok(Projection::parse(self.attributes.as_deref(), self.excluded_attributes.as_deref())?)
     }
 }
 
@@ -138,14 +148,14 @@ pub async fn create(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
-    let worker = state.clone();
-    let view = web::block(move || worker.provisioner.create(&principal.tenant, kind, &body)).await??;
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.create(&principal.tenant, kind, &body)?))
+        .await?;
     let body = view_json(&state, &base_url(&state, &req), &view, &projection);
     Ok(scim_response(StatusCode::CREATED, &view, body))
 }
@@ -154,15 +164,15 @@ pub async fn get(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimRead, || projection.parse()).await?;
     let relations = projection.needs_relations(kind);
-    let worker = state.clone();
-    let view = web::block(move || worker.provisioner.get(&principal.tenant, kind, &id, relations)).await??;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.get(&principal.tenant, kind, &id, relations)?))
+        .await?;
     if let Some(if_none_match) = header_value(&req, header::IF_NONE_MATCH) {
         if ETag::of(view.stored.version).matches_header(&if_none_match) {
             return Ok(HttpResponse::NotModified()
@@ -178,17 +188,18 @@ pub async fn replace(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
-    let worker = state.clone();
-    let view =
-        web::block(move || worker.provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)).await??;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| {
+            Ok(provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)?)
+        })
+        .await?;
     let body = view_json(&state, &base_url(&state, &req), &view, &projection);
     Ok(scim_response(StatusCode::OK, &view, body))
 }
@@ -197,20 +208,20 @@ pub async fn patch(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
     let no_content = kind == ResourceKind::Group && state.group_patch_no_content;
     let relations = !no_content && projection.needs_relations(kind);
-    let worker = state.clone();
-    let view =
-        web::block(move || worker.provisioner.patch(&principal.tenant, kind, &id, &body, &precondition, relations))
-            .await??;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| {
+            Ok(provisioner.patch(&principal.tenant, kind, &id, &body, &precondition, relations)?)
+        })
+        .await?;
     if no_content {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, ETag::of(view.stored.version).to_string()))
@@ -222,15 +233,15 @@ pub async fn patch(
 
 pub async fn delete(
     kind: ResourceKind,
-    state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
+    let (principal, ()) = principal.admit(&req, Scope::ScimWrite, || Ok(())).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
-    let worker = state.clone();
-    web::block(move || worker.provisioner.delete(&principal.tenant, kind, &id, &precondition)).await??;
+    principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.delete(&principal.tenant, kind, &id, &precondition)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -238,11 +249,14 @@ pub async fn list(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     params: ListQueryParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal
+        .admit(&req, Scope::ScimRead, || {
+            Ok(Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?)
+        })
+        .await?;
     let params = ListParams {
         filter: params.filter,
         sort_by: params.sort_by,
@@ -287,7 +301,7 @@ macro_rules! resource_handlers {
         pub async fn $create(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
@@ -314,7 +328,7 @@ macro_rules! resource_handlers {
         pub async fn $get(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
@@ -346,7 +360,7 @@ macro_rules! resource_handlers {
         pub async fn $replace(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
@@ -380,7 +394,7 @@ macro_rules! resource_handlers {
         pub async fn $patch(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
@@ -405,12 +419,11 @@ macro_rules! resource_handlers {
         )]
         #[delete($item)]
         pub async fn $delete(
-            state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
-            $crate::api::resources::delete($kind, state, req, principal, id.into_inner()).await
+            $crate::api::resources::delete($kind, req, principal, id.into_inner()).await
         }
 
         #[doc = concat!("List ", $name, "s with filter, sort and paging.")]
@@ -430,7 +443,7 @@ macro_rules! resource_handlers {
         pub async fn $list(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             params: actix_web::web::Query<$crate::api::resources::ListQueryParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
             $crate::api::resources::list($kind, state, req, principal, params.into_inner()).await

@@ -16,7 +16,7 @@ use super::repository::{parse_timestamp, table};
 use super::sql::Sql;
 use super::{SortSpec, StoreError, StoreResult, StoredResource};
 use crate::scim::cursor::SortKey;
-use crate::scim::filter::Filter;
+use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::schema::{ResourceKind, SchemaRegistry};
 use crate::tenant::TenantId;
 
@@ -218,9 +218,13 @@ pub(super) fn list_page(
         DbConn::Postgres(_) => Backend::Postgres,
     };
     let listing = Listing { schemas, tenant, kind, query };
+    let reuse_prepared = has_lookup_shape(query);
     let total_results = if query.count_total {
         let mut count = Sql::new(backend);
         listing.push_count(&mut count)?;
+        if reuse_prepared {
+            count.reuse_prepared();
+        }
         Some(count.first::<CountRow>(conn)?.map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
     } else {
         None
@@ -230,12 +234,32 @@ pub(super) fn list_page(
     }
     let mut select = Sql::new(backend);
     listing.push_select(&mut select)?;
+    if reuse_prepared {
+        select.reuse_prepared();
+    }
     let rows = select.load::<KeyedRow>(conn)?;
     let mut rows = rows.into_iter().map(KeyedRow::into_keyed).collect::<StoreResult<Vec<_>>>()?;
     if listing.reads_backward() {
         rows.reverse();
     }
     Ok(KeyedPage { total_results, rows })
+}
+
+/// Whether a listing is one of the few shapes identity providers send all the time (everything,
+/// or a lookup such as `userName eq "…"`, unsorted), whose statements are worth keeping prepared.
+/// Other shapes are unbounded in number, so they are prepared afresh each time.
+fn has_lookup_shape(query: &PageQuery) -> bool {
+    const LOOKUP_ATTRIBUTES: [&str; 4] = ["userName", "externalId", "id", "displayName"];
+    query.sort.is_none()
+        && match &query.filter {
+            None => true,
+            Some(Filter::Compare { path, op: CompareOp::Eq, value: serde_json::Value::String(_) }) => {
+                path.urn.is_none()
+                    && path.sub_attr.is_none()
+                    && LOOKUP_ATTRIBUTES.iter().any(|name| name.eq_ignore_ascii_case(&path.name))
+            }
+            Some(_) => false,
+        }
 }
 
 /// The SQL of one listing request.

@@ -465,7 +465,8 @@ impl Importer {
             match row {
                 Ok(row) => {
                     count += 1;
-                    let selected = record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
+                    let selected =
+                        record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
                     if selected && !row.has_errors() {
                         for hash in identity_hashes(&row.keys) {
                             if seen.insert(hash, row.row).is_some() {
