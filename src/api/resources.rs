@@ -17,8 +17,8 @@ use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
 use crate::scim::filter::AttrPath;
 use crate::scim::list::ListParams;
-use crate::scim::projection::{parse_attribute_list, project};
-use crate::scim::render::{render, Reference, ResourceMeta};
+use crate::scim::projection::{parse_attribute_list, project_owned};
+use crate::scim::render::{render_owned, Reference, ResourceMeta};
 use crate::scim::schema::ResourceKind;
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), accepted on every read and write.
@@ -104,16 +104,17 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
 }
 
 /// Renders a resource view and applies the projection.
-pub fn view_json(state: &AppState, base: &str, view: &ResourceView, projection: &Projection) -> Value {
-    let stored = &view.stored;
+/// Consumes the view, so its stored JSON moves into the response instead of being copied.
+pub fn view_json(state: &AppState, base: &str, view: ResourceView, projection: &Projection) -> Value {
+    let ResourceView { kind, stored, relations } = view;
     let meta = ResourceMeta {
-        kind: view.kind,
+        kind,
         id: &stored.id,
         version: stored.version,
         created: stored.created,
         last_modified: stored.last_modified,
     };
-    let references: Option<Vec<Reference<'_>>> = view.relations.as_ref().map(|relations| match relations {
+    let references: Option<Vec<Reference<'_>>> = relations.as_ref().map(|relations| match relations {
         Relations::Groups(groups) => groups
             .iter()
             .map(|g| Reference { id: &g.group_id, kind: ResourceKind::Group, display: Some(&g.display) })
@@ -123,21 +124,26 @@ pub fn view_json(state: &AppState, base: &str, view: &ResourceView, projection: 
             .map(|m| Reference { id: &m.member_id, kind: m.kind, display: m.display.as_deref() })
             .collect(),
     });
-    let full = render(base, &meta, &stored.data, references.as_deref());
-    let schema = state.provisioner.schemas().resource(view.kind);
-    project(schema, &full, &projection.attributes, &projection.excluded)
+    let full = render_owned(base, &meta, stored.data, references.as_deref());
+    let schema = state.provisioner.schemas().resource(kind);
+    project_owned(schema, full, &projection.attributes, &projection.excluded)
 }
 
-fn scim_response(status: StatusCode, view: &ResourceView, body: Value) -> HttpResponse {
+fn scim_response(status: StatusCode, version: i64, body: Value) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
-    response.insert_header((header::ETAG, ETag::of(view.stored.version).to_string()));
+    response.insert_header((header::ETAG, ETag::of(version).to_string()));
     if status == StatusCode::CREATED {
         if let Some(location) = body.pointer("/meta/location").and_then(Value::as_str) {
             response.insert_header((header::LOCATION, location.to_string()));
         }
     }
-    response.body(body.to_string())
+    response.body(json_bytes(&body))
+}
+
+/// A JSON body as bytes, written straight into one buffer (no `fmt` machinery).
+pub fn json_bytes(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).expect("a JSON value always serialises")
 }
 
 fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
@@ -156,8 +162,9 @@ pub async fn create(
     let (view, _) = principal
         .run(&req, move |provisioner, principal| Ok(provisioner.create(&principal.tenant, kind, &body)?))
         .await?;
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::CREATED, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::CREATED, version, body))
 }
 
 pub async fn get(
@@ -180,8 +187,9 @@ pub async fn get(
                 .finish());
         }
     }
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn replace(
@@ -200,8 +208,9 @@ pub async fn replace(
             Ok(provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)?)
         })
         .await?;
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn patch(
@@ -227,8 +236,9 @@ pub async fn patch(
             .insert_header((header::ETAG, ETag::of(view.stored.version).to_string()))
             .finish());
     }
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn delete(

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::extract::{ScimBody, SignedPrincipal};
-use super::resources::{base_url, view_json, Projection};
+use super::resources::{base_url, json_bytes, view_json, Projection};
 use super::AppState;
 use crate::auth::Scope;
 use crate::provision::{Paging, SearchQuery, SearchScope};
@@ -83,12 +83,12 @@ pub async fn respond(
         })
         .await?;
     let base = base_url(&state, &req);
-    let resources = page.resources.iter().map(|view| view_json(&state, &base, view, &projection)).collect();
+    let resources = page.resources.into_iter().map(|view| view_json(&state, &base, view, &projection)).collect();
     let body = match page.start_index {
         Some(start_index) => list_response(page.total_results, start_index, resources),
         None => cursor_list_response(page.total_results, page.next_cursor, page.previous_cursor, resources),
     };
-    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string()))
+    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(json_bytes(&body)))
 }
 
 async fn search(

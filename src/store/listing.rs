@@ -311,6 +311,23 @@ impl Listing<'_> {
             }
         }
         sql.push(" AS sort_value FROM ").push(table(self.kind));
+        if sql.backend() == Backend::Postgres && query.skip > 0 {
+            // A deferred join: PostgreSQL computes the select list (the JSONB as text) of every
+            // row OFFSET skips, so skip over ids alone, then read the page's rows by id
+            // (docs/benchmarks.md: 10.2 ms → 1.6 ms at OFFSET 5000).
+            sql.push(" WHERE tenant_id = ").bind_text(self.tenant.as_str());
+            sql.push(" AND id IN (SELECT id FROM ").push(table(self.kind));
+            self.push_page_of_matches(sql, &order)?;
+            sql.push(")");
+            order.push_order_by(sql);
+            return Ok(());
+        }
+        self.push_page_of_matches(sql, &order)
+    }
+
+    /// `WHERE <matches> [AND <after position>] ORDER BY … LIMIT … [OFFSET …]`.
+    fn push_page_of_matches(&self, sql: &mut Sql, order: &Order) -> StoreResult<()> {
+        let query = self.query;
         self.push_condition(sql)?;
         if let PagePosition::After(key) | PagePosition::Before(key) = &query.position {
             order.push_after(sql, key);
