@@ -333,11 +333,27 @@ impl Listing<'_> {
             order.push_after(sql, key);
         }
         order.push_order_by(sql);
-        sql.push(" LIMIT ").bind_int(clamp(query.limit));
+        sql.push(" LIMIT ");
+        push_row_count(sql, query.limit);
         if query.skip > 0 {
-            sql.push(" OFFSET ").bind_int(clamp(query.skip));
+            sql.push(" OFFSET ");
+            push_row_count(sql, query.skip);
         }
         Ok(())
+    }
+}
+
+/// A LIMIT or OFFSET value. On SQLite as `(? + 0)`: SQLite reads a bare bound parameter there
+/// while planning and then re-prepares the statement at every execution (seen as
+/// `sqlite3Reprepare` under each `sqlite3_step`), which defeats keeping it prepared.
+fn push_row_count(sql: &mut Sql, n: u64) {
+    match sql.backend() {
+        Backend::Sqlite => {
+            sql.push("(").bind_int(clamp(n)).push(" + 0)");
+        }
+        Backend::Postgres => {
+            sql.bind_int(clamp(n));
+        }
     }
 }
 
