@@ -376,6 +376,7 @@ run_backend() {
     hwm="$(proc_kb "$SERVER_PID" VmHWM)"
     [ "$hwm" -gt "$peak_all" ] && peak_all="$hwm"
     RESULT[$s]="$median $hwm $lo $hi"
+    SUMMARY[$backend:$s]="$median $lo $hi"
   done
   local users_after
   users_after="$(curl -fsS -m 30 "${auth[@]}" "$base/scim/v2/Users?count=0" \
@@ -408,6 +409,7 @@ run_backend() {
         "${LABEL[$s]}" "$rps" "$lo" "$hi" "$p50" "$p99" "$non2xx" "$errs" "$cpu" "$dbcpu" "$wrkcpu" "$other" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" "$verdict"
     done
     echo
+    SUMMARY_PEAK[$backend]="$peak_all"
     echo "Peak RSS over all scenarios: $(awk -v k="$peak_all" 'BEGIN { printf "%.1f", k / 1024 }') MB (target < 100 MB)."
     echo "Server CPU is the roster process's user+system time over the measured run (200% = both cores);"
     echo "PostgreSQL CPU is that of all postgres processes (PostgreSQL runs only); wrk CPU is the load"
@@ -426,6 +428,46 @@ run_backend() {
   WORK=""
 }
 
+# Medians of every backend, for the closing summary: SUMMARY[backend:scenario] = "run lo hi".
+declare -A SUMMARY=()
+declare -A SUMMARY_PEAK=()
+
+# One table over all backends run, printed last and written to summary-<date>.md.
+print_summary() {
+  local b s rps p99 other lo hi row header="| Scenario |" rule="|---|"
+  for b in "${BACKENDS[@]}"; do
+    header="$header $b req/s (range) | $b p99 ms | $b other CPU |"
+    rule="$rule---:|---:|---:|"
+  done
+  echo "## Summary: commit $COMMIT, $DATE"
+  echo
+  echo "$REPEAT × $DURATION per scenario after a $WARMUP warm-up, wrk -t$THREADS -c$CONNECTIONS, $USERS users seeded;"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Other CPU well above a few % means a disturbed run."
+  echo
+  echo "$header SQLite target |"
+  echo "$rule---|"
+  for s in get filter post page page1; do
+    [[ ",$SCENARIOS," == *",$s,"* ]] || continue
+    row="| ${LABEL[$s]} |"
+    for b in "${BACKENDS[@]}"; do
+      read -r rps _ p99 _ _ _ _ _ _ other lo hi <<<"${SUMMARY[$b:$s]:-- - - - - - - - - - - -}"
+      if [ "$rps" = - ]; then row="$row - | - | - |"; continue; fi
+      row="$row $(printf '%.0f (%.0f–%.0f) | %.2f | %s%%' "$rps" "$lo" "$hi" "$p99" "$other") |"
+    done
+    if [ "$s" = page1 ]; then row="$row (diagnostic) |"; else row="$row ≥ ${TARGET[$s]} |"; fi
+    echo "$row"
+  done
+  row="| peak RSS MB |"
+  for b in "${BACKENDS[@]}"; do
+    row="$row $(awk -v k="${SUMMARY_PEAK[$b]:-0}" 'BEGIN { printf "%.1f", k / 1024 }') | | |"
+  done
+  echo "$row < 100 |"
+}
+
 for b in "${BACKENDS[@]}"; do
   run_backend "$b"
 done
+mkdir -p "$RESULTS_DIR"
+print_summary | tee "$RESULTS_DIR/summary-$DATE.md"
+echo
+echo "(written to $RESULTS_DIR/summary-$DATE.md)"

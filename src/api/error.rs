@@ -58,6 +58,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Scim(ScimError::new(409, None, "the resource was modified concurrently; retry"))
             }
             StoreError::Unavailable(e) => ApiError::Unavailable(e),
+            StoreError::TokenRevoked => ApiError::Auth(AuthError::Revoked),
             other => ApiError::Internal(other.to_string()),
         }
     }

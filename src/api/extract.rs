@@ -12,8 +12,10 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, Principal, Scope};
+use crate::provision::Provisioner;
 use crate::scim::error::ScimError;
+use crate::store::StoreError;
 
 /// The tenant of the request, recorded for the access log.
 #[derive(Debug, Clone)]
@@ -35,20 +37,86 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let signed = signed_principal(req);
         let req = req.clone();
-        Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
-            let token = bearer_token(&req)?;
-            let principal = state.verifier.verify(&token)?;
-            let jti = principal.token_id.clone();
-            let revoked =
-                web::block(move || state.provisioner.store().read(|repo| repo.is_token_revoked(&jti))).await??;
-            if revoked {
-                return Err(AuthError::Revoked.into());
+        Box::pin(async move { signed?.check_revocation(&req).await })
+    }
+}
+
+fn signed_principal(req: &HttpRequest) -> Result<SignedPrincipal, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
+    let token = bearer_token(req)?;
+    Ok(SignedPrincipal(state.verifier.verify(&token)?))
+}
+
+/// A caller whose token has a valid signature and is not expired, but whose revocation is not
+/// checked yet. The check is made by [`SignedPrincipal::run`], on the same connection and in the
+/// same blocking call as the request's database work, which saves the hot SCIM routes a second
+/// pool checkout and thread hand-off; a revocation still holds at once on every instance,
+/// because every request reads the revocation table.
+pub struct SignedPrincipal(Principal);
+
+impl FromRequest for SignedPrincipal {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<SignedPrincipal, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(signed_principal(req))
+    }
+}
+
+impl SignedPrincipal {
+    /// Checks revocation in a blocking call of its own and yields the [`Principal`].
+    pub async fn check_revocation(self, req: &HttpRequest) -> Result<Principal, ApiError> {
+        Ok(self.run(req, |provisioner, _| Ok(provisioner.store().read(|_| Ok::<_, StoreError>(()))?)).await?.1)
+    }
+
+    /// Checks that the token grants `scope`, then `prepare` (parsing the request's
+    /// parameters). A refusal is answered only after checking revocation, so that a revoked
+    /// token gets 401 whatever else is wrong with the request, as when every request checked
+    /// revocation before its handler ran.
+    pub async fn admit<P>(
+        self,
+        req: &HttpRequest,
+        scope: Scope,
+        prepare: impl FnOnce() -> Result<P, ApiError>,
+    ) -> Result<(SignedPrincipal, P), ApiError> {
+        match self.0.require(scope).map_err(ApiError::from).and_then(|()| prepare()) {
+            Ok(prepared) => Ok((self, prepared)),
+            Err(refusal) => {
+                self.check_revocation(req).await?;
+                Err(refusal)
             }
-            req.extensions_mut().insert(LoggedTenant(principal.tenant.to_string()));
-            Ok(principal)
+        }
+    }
+
+    /// Runs `work` on a blocking thread with a provisioner that checks revocation at every
+    /// database use, on that use's connection. Records the tenant for the access log once the
+    /// token is known to be good.
+    pub async fn run<T: Send + 'static>(
+        self,
+        req: &HttpRequest,
+        work: impl FnOnce(&Provisioner, &Principal) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<(T, Principal), ApiError> {
+        let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+        let principal = self.0;
+        let (outcome, principal) = web::block(move || {
+            let provisioner = state.provisioner.checking_token(&principal.token_id);
+            let mut outcome = work(&provisioner, &principal);
+            if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Auth(AuthError::Revoked))) {
+                // The work may have failed before using the database (a request it refused):
+                // a revoked token must still get 401.
+                if let Err(e) = provisioner.store().read(|_| Ok::<_, StoreError>(())) {
+                    outcome = Err(e.into());
+                }
+            }
+            (outcome, principal)
         })
+        .await?;
+        if !matches!(outcome, Err(ApiError::Auth(AuthError::Revoked))) {
+            req.extensions_mut().insert(LoggedTenant(principal.tenant.to_string()));
+        }
+        outcome.map(|value| (value, principal))
     }
 }
 

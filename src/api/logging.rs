@@ -23,8 +23,9 @@ pub async fn access_log(
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
-    let method = req.method().to_string();
+        // A v4 UUID from the thread's generator: `Uuid::new_v4` asks the kernel each time.
+        .map_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(), str::to_string);
+    let method = req.method().clone();
     let path = req.path().to_string();
     let mut response = next.call(req).await?;
     let tenant = response.request().extensions().get::<LoggedTenant>().map(|t| t.0.clone()).unwrap_or_default();

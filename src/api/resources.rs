@@ -9,15 +9,16 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
+use super::extract::SignedPrincipal;
 use super::AppState;
-use crate::auth::{Principal, Scope};
+use crate::auth::Scope;
 use crate::provision::{Relations, ResourceView, SearchScope};
 use crate::scim::error::ScimError;
 use crate::scim::etag::{ETag, Precondition};
 use crate::scim::filter::AttrPath;
 use crate::scim::list::ListParams;
-use crate::scim::projection::{parse_attribute_list, project};
-use crate::scim::render::{render, Reference, ResourceMeta};
+use crate::scim::projection::{parse_attribute_list, project_owned};
+use crate::scim::render::{render_owned, Reference, ResourceMeta};
 use crate::scim::schema::ResourceKind;
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), accepted on every read and write.
@@ -62,6 +63,9 @@ pub struct Projection {
 
 impl Projection {
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, ScimError> {
+        if attributes.is_none() && excluded.is_none() {
+            return Ok(Projection { attributes: Vec::new(), excluded: Vec::new() });
+        }
         Ok(Projection {
             attributes: attributes.map(parse_attribute_list).transpose()?.unwrap_or_default(),
             excluded: excluded.map(parse_attribute_list).transpose()?.unwrap_or_default(),
@@ -82,6 +86,12 @@ impl Projection {
     }
 }
 
+impl ProjectionParams {
+    fn parse(&self) -> Result<Projection, ApiError> {
+        Ok(Projection::parse(self.attributes.as_deref(), self.excluded_attributes.as_deref())?)
+    }
+}
+
 /// The `/scim/v2` base URL for absolute locations: configured, or from the request's host.
 pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
     match &state.public_url {
@@ -94,16 +104,17 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
 }
 
 /// Renders a resource view and applies the projection.
-pub fn view_json(state: &AppState, base: &str, view: &ResourceView, projection: &Projection) -> Value {
-    let stored = &view.stored;
+/// Consumes the view, so its stored JSON moves into the response instead of being copied.
+pub fn view_json(state: &AppState, base: &str, view: ResourceView, projection: &Projection) -> Value {
+    let ResourceView { kind, stored, relations } = view;
     let meta = ResourceMeta {
-        kind: view.kind,
+        kind,
         id: &stored.id,
         version: stored.version,
         created: stored.created,
         last_modified: stored.last_modified,
     };
-    let references: Option<Vec<Reference<'_>>> = view.relations.as_ref().map(|relations| match relations {
+    let references: Option<Vec<Reference<'_>>> = relations.as_ref().map(|relations| match relations {
         Relations::Groups(groups) => groups
             .iter()
             .map(|g| Reference { id: &g.group_id, kind: ResourceKind::Group, display: Some(&g.display) })
@@ -113,21 +124,26 @@ pub fn view_json(state: &AppState, base: &str, view: &ResourceView, projection: 
             .map(|m| Reference { id: &m.member_id, kind: m.kind, display: m.display.as_deref() })
             .collect(),
     });
-    let full = render(base, &meta, &stored.data, references.as_deref());
-    let schema = state.provisioner.schemas().resource(view.kind);
-    project(schema, &full, &projection.attributes, &projection.excluded)
+    let full = render_owned(base, &meta, stored.data, references.as_deref());
+    let schema = state.provisioner.schemas().resource(kind);
+    project_owned(schema, full, &projection.attributes, &projection.excluded)
 }
 
-fn scim_response(status: StatusCode, view: &ResourceView, body: Value) -> HttpResponse {
+fn scim_response(status: StatusCode, version: i64, body: Value) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
-    response.insert_header((header::ETAG, ETag::of(view.stored.version).to_string()));
+    response.insert_header((header::ETAG, ETag::of(version).to_string()));
     if status == StatusCode::CREATED {
         if let Some(location) = body.pointer("/meta/location").and_then(Value::as_str) {
             response.insert_header((header::LOCATION, location.to_string()));
         }
     }
-    response.body(body.to_string())
+    response.body(json_bytes(&body))
+}
+
+/// A JSON body as bytes, written straight into one buffer (no `fmt` machinery).
+pub fn json_bytes(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).expect("a JSON value always serialises")
 }
 
 fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
@@ -138,31 +154,32 @@ pub async fn create(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
-    let worker = state.clone();
-    let view = web::block(move || worker.provisioner.create(&principal.tenant, kind, &body)).await??;
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::CREATED, &view, body))
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.create(&principal.tenant, kind, &body)?))
+        .await?;
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::CREATED, version, body))
 }
 
 pub async fn get(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimRead, || projection.parse()).await?;
     let relations = projection.needs_relations(kind);
-    let worker = state.clone();
-    let view = web::block(move || worker.provisioner.get(&principal.tenant, kind, &id, relations)).await??;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.get(&principal.tenant, kind, &id, relations)?))
+        .await?;
     if let Some(if_none_match) = header_value(&req, header::IF_NONE_MATCH) {
         if ETag::of(view.stored.version).matches_header(&if_none_match) {
             return Ok(HttpResponse::NotModified()
@@ -170,67 +187,71 @@ pub async fn get(
                 .finish());
         }
     }
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn replace(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
-    let worker = state.clone();
-    let view =
-        web::block(move || worker.provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)).await??;
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| {
+            Ok(provisioner.replace(&principal.tenant, kind, &id, &body, &precondition)?)
+        })
+        .await?;
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn patch(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
     body: Value,
     projection: ProjectionParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
-    let projection = Projection::parse(projection.attributes.as_deref(), projection.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal.admit(&req, Scope::ScimWrite, || projection.parse()).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
     let no_content = kind == ResourceKind::Group && state.group_patch_no_content;
     let relations = !no_content && projection.needs_relations(kind);
-    let worker = state.clone();
-    let view =
-        web::block(move || worker.provisioner.patch(&principal.tenant, kind, &id, &body, &precondition, relations))
-            .await??;
+    let (view, _) = principal
+        .run(&req, move |provisioner, principal| {
+            Ok(provisioner.patch(&principal.tenant, kind, &id, &body, &precondition, relations)?)
+        })
+        .await?;
     if no_content {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, ETag::of(view.stored.version).to_string()))
             .finish());
     }
-    let body = view_json(&state, &base_url(&state, &req), &view, &projection);
-    Ok(scim_response(StatusCode::OK, &view, body))
+    let version = view.stored.version;
+    let body = view_json(&state, &base_url(&state, &req), view, &projection);
+    Ok(scim_response(StatusCode::OK, version, body))
 }
 
 pub async fn delete(
     kind: ResourceKind,
-    state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimWrite)?;
+    let (principal, ()) = principal.admit(&req, Scope::ScimWrite, || Ok(())).await?;
     let precondition = Precondition::if_match(header_value(&req, header::IF_MATCH));
-    let worker = state.clone();
-    web::block(move || worker.provisioner.delete(&principal.tenant, kind, &id, &precondition)).await??;
+    principal
+        .run(&req, move |provisioner, principal| Ok(provisioner.delete(&principal.tenant, kind, &id, &precondition)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -238,11 +259,14 @@ pub async fn list(
     kind: ResourceKind,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     params: ListQueryParams,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimRead)?;
-    let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+    let (principal, projection) = principal
+        .admit(&req, Scope::ScimRead, || {
+            Ok(Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?)
+        })
+        .await?;
     let params = ListParams {
         filter: params.filter,
         sort_by: params.sort_by,
@@ -287,7 +311,7 @@ macro_rules! resource_handlers {
         pub async fn $create(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
@@ -314,7 +338,7 @@ macro_rules! resource_handlers {
         pub async fn $get(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
@@ -346,7 +370,7 @@ macro_rules! resource_handlers {
         pub async fn $replace(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
@@ -380,7 +404,7 @@ macro_rules! resource_handlers {
         pub async fn $patch(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
             body: $crate::api::extract::ScimBody,
             projection: actix_web::web::Query<$crate::api::resources::ProjectionParams>,
@@ -405,12 +429,11 @@ macro_rules! resource_handlers {
         )]
         #[delete($item)]
         pub async fn $delete(
-            state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             id: actix_web::web::Path<String>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
-            $crate::api::resources::delete($kind, state, req, principal, id.into_inner()).await
+            $crate::api::resources::delete($kind, req, principal, id.into_inner()).await
         }
 
         #[doc = concat!("List ", $name, "s with filter, sort and paging.")]
@@ -430,7 +453,7 @@ macro_rules! resource_handlers {
         pub async fn $list(
             state: actix_web::web::Data<$crate::api::AppState>,
             req: actix_web::HttpRequest,
-            principal: $crate::auth::Principal,
+            principal: $crate::api::extract::SignedPrincipal,
             params: actix_web::web::Query<$crate::api::resources::ListQueryParams>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
             $crate::api::resources::list($kind, state, req, principal, params.into_inner()).await

@@ -11,10 +11,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
-use super::extract::ScimBody;
-use super::resources::{base_url, view_json, Projection};
+use super::extract::{ScimBody, SignedPrincipal};
+use super::resources::{base_url, json_bytes, view_json, Projection};
 use super::AppState;
-use crate::auth::{Principal, Scope};
+use crate::auth::Scope;
 use crate::provision::{Paging, SearchQuery, SearchScope};
 use crate::scim::list::{cursor_list_response, list_response, ListParams};
 use crate::scim::schema::ResourceKind;
@@ -48,18 +48,18 @@ pub struct SearchRequest {
     pub cursor: Option<String>,
 }
 
-/// Answers one listing request with a `ListResponse`; the caller has checked the `scim:read`
-/// scope.
+/// Answers one listing request with a `ListResponse`; the caller has admitted the principal
+/// for the `scim:read` scope.
 pub async fn respond(
     scope: SearchScope,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     params: ListParams,
     projection: Projection,
 ) -> Result<HttpResponse, ApiError> {
     let limits = state.capabilities.page;
-    let request = params.parse(limits)?;
+    let (principal, request) = principal.admit(&req, Scope::ScimRead, || Ok(params.parse(limits)?)).await?;
     let paging = match request.cursor {
         Some(cursor) => Paging::Cursor(cursor),
         None => Paging::Index { start_index: request.start_index },
@@ -73,34 +73,38 @@ pub async fn respond(
     };
     let needs_groups = projection.needs_relations(ResourceKind::User);
     let needs_members = projection.needs_relations(ResourceKind::Group);
-    let worker = state.clone();
-    let page = web::block(move || {
-        let relations = |kind: ResourceKind| match kind {
-            ResourceKind::User => needs_groups,
-            ResourceKind::Group => needs_members,
-        };
-        worker.provisioner.search(&principal.tenant, scope, &query, &relations)
-    })
-    .await??;
+    let (page, _) = principal
+        .run(&req, move |provisioner, principal| {
+            let relations = |kind: ResourceKind| match kind {
+                ResourceKind::User => needs_groups,
+                ResourceKind::Group => needs_members,
+            };
+            Ok(provisioner.search(&principal.tenant, scope, &query, &relations)?)
+        })
+        .await?;
     let base = base_url(&state, &req);
-    let resources = page.resources.iter().map(|view| view_json(&state, &base, view, &projection)).collect();
+    let resources = page.resources.into_iter().map(|view| view_json(&state, &base, view, &projection)).collect();
     let body = match page.start_index {
         Some(start_index) => list_response(page.total_results, start_index, resources),
         None => cursor_list_response(page.total_results, page.next_cursor, page.previous_cursor, resources),
     };
-    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string()))
+    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(json_bytes(&body)))
 }
 
 async fn search(
     scope: SearchScope,
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(Scope::ScimRead)?;
-    let request = ListParams::from_search_request(&body.0)?;
-    let projection = Projection::parse(request.attributes.as_deref(), request.excluded_attributes.as_deref())?;
+    let (principal, (request, projection)) = principal
+        .admit(&req, Scope::ScimRead, || {
+            let request = ListParams::from_search_request(&body.0)?;
+            let projection = Projection::parse(request.attributes.as_deref(), request.excluded_attributes.as_deref())?;
+            Ok((request, projection))
+        })
+        .await?;
     respond(scope, state, req, principal, request.params, projection).await
 }
 
@@ -121,7 +125,7 @@ async fn search(
 pub async fn search_resources(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     search(SearchScope::All, state, req, principal, body).await
@@ -144,7 +148,7 @@ pub async fn search_resources(
 pub async fn search_users(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     search(SearchScope::One(ResourceKind::User), state, req, principal, body).await
@@ -167,7 +171,7 @@ pub async fn search_users(
 pub async fn search_groups(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    principal: SignedPrincipal,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     search(SearchScope::One(ResourceKind::Group), state, req, principal, body).await

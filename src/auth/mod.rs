@@ -107,6 +107,33 @@ pub struct TokenVerifier {
     algorithm: Algorithm,
     key: DecodingKey,
     signer: Option<EncodingKey>,
+    verified: std::sync::Arc<VerifiedTokens>,
+}
+
+/// Tokens whose signature and claims were verified, with their expiry: a client sends the same
+/// token with every request, and its signature and claims cannot change. Revocation is not
+/// cached (the caller checks it in the database on every request).
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<Box<str>, (Principal, u64)>>);
+
+/// Bounds the memory of [`VerifiedTokens`]; when full it starts over.
+const MAX_VERIFIED_TOKENS: usize = 1024;
+
+impl VerifiedTokens {
+    /// The principal of a token verified before, if it is still before its expiry. Tokens at
+    /// or past `exp` go through full verification again, which decides with its leeway.
+    fn get(&self, token: &str) -> Option<Principal> {
+        let tokens = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tokens.get(token).filter(|(_, exp)| *exp > unix_now()).map(|(principal, _)| principal.clone())
+    }
+
+    fn remember(&self, token: &str, principal: &Principal, exp: u64) {
+        let mut tokens = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tokens.len() >= MAX_VERIFIED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(token.into(), (principal.clone(), exp));
+    }
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -133,16 +160,19 @@ impl TokenVerifier {
                 algorithm: Algorithm::HS256,
                 key: DecodingKey::from_secret(secret.as_bytes()),
                 signer: Some(EncodingKey::from_secret(secret.as_bytes())),
+                verified: Default::default(),
             },
             VerificationKey::Rsa(pem) => TokenVerifier {
                 algorithm: Algorithm::RS256,
                 key: DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("bad RSA public key: {e}"))?,
                 signer: None,
+                verified: Default::default(),
             },
             VerificationKey::Ecdsa(pem) => TokenVerifier {
                 algorithm: Algorithm::ES256,
                 key: DecodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| format!("bad EC public key: {e}"))?,
                 signer: None,
+                verified: Default::default(),
             },
         })
     }
@@ -150,6 +180,9 @@ impl TokenVerifier {
     /// Checks signature, algorithm and expiry. Revocation is checked by the caller against the
     /// database, so that it holds on every instance at once.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if let Some(principal) = self.verified.get(token) {
+            return Ok(principal);
+        }
         let mut validation = Validation::new(self.algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
@@ -170,7 +203,9 @@ impl TokenVerifier {
         let claims = data.claims;
         let tenant = TenantId::parse(&claims.tenant).map_err(AuthError::InvalidToken)?;
         let scopes = claims.scope.split_whitespace().filter_map(Scope::parse).collect();
-        Ok(Principal { tenant, subject: claims.sub, scopes, token_id: claims.jti })
+        let principal = Principal { tenant, subject: claims.sub, scopes, token_id: claims.jti };
+        self.verified.remember(token, &principal, claims.exp);
+        Ok(principal)
     }
 
     /// Signs a new token; only possible with the shared secret (external issuers sign their own).

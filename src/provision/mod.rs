@@ -90,6 +90,12 @@ impl Provisioner {
         &self.store
     }
 
+    /// These use cases, each refusing with [`StoreError::TokenRevoked`] once token `jti` is
+    /// revoked, checked on the use case's own connection ([`Store::checking_token`]).
+    pub fn checking_token(&self, jti: &str) -> Provisioner {
+        Provisioner { store: self.store.checking_token(jti), schemas: self.schemas.clone() }
+    }
+
     pub fn schemas(&self) -> &SchemaRegistry {
         &self.schemas
     }
@@ -104,7 +110,11 @@ impl Provisioner {
         let write = ResourceWrite { data: normalized.data, password_hash };
         self.store.write(|repo| {
             let stored = insert_resource(repo, tenant, kind, &id, &write, normalized.members.as_deref())?;
-            with_relations(repo, tenant, kind, stored, true)
+            match kind {
+                // A user created a moment ago under a fresh id belongs to no group yet.
+                ResourceKind::User => Ok(ResourceView { kind, stored, relations: Some(Relations::Groups(Vec::new())) }),
+                ResourceKind::Group => with_relations(repo, tenant, kind, stored, true),
+            }
         })
     }
 

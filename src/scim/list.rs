@@ -178,13 +178,15 @@ pub fn cursor_list_response(
 
 /// Builds a `ListResponse` body.
 pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
+    let mut body = json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total_results,
         "startIndex": start_index,
         "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    });
+    // Moved in, not through `json!`, which would deep-copy every resource.
+    body["Resources"] = Value::Array(resources);
+    body
 }
 
 #[cfg(test)]

@@ -23,8 +23,19 @@ pub fn parse_attribute_list(param: &str) -> Result<Vec<AttrPath>, ScimError> {
 /// unless named in `excluded` (RFC 7644 §3.4.2.5). Paths may carry a schema URN prefix; a bare
 /// extension URN names the whole extension.
 pub fn project(schema: &ResourceSchema, resource: &Value, attributes: &[AttrPath], excluded: &[AttrPath]) -> Value {
+    project_owned(schema, resource.clone(), attributes, excluded)
+}
+
+/// [`project`] of a resource the caller no longer needs: its values move into the result
+/// instead of being copied.
+pub fn project_owned(
+    schema: &ResourceSchema,
+    resource: Value,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+) -> Value {
     let Value::Object(fields) = resource else {
-        return resource.clone();
+        return resource;
     };
     let selection = if attributes.is_empty() {
         Selection::Exclude(targets(schema, excluded))
@@ -34,33 +45,33 @@ pub fn project(schema: &ResourceSchema, resource: &Value, attributes: &[AttrPath
     let mut out = Map::new();
     for (key, value) in fields {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key.clone(), value.clone());
+            out.insert(key, value);
             continue;
         }
-        if let Some(extension) = schema.extension(key) {
+        if let Some(extension) = schema.extension(&key) {
             let Value::Object(extension_fields) = value else {
                 continue;
             };
             let scope = extension.id.as_str();
             let mut projected = Map::new();
             for (name, attr_value) in extension_fields {
-                let def = extension.attribute(name);
-                if let Some(v) = project_attribute(&selection, scope, name, def, attr_value) {
-                    projected.insert(name.clone(), v);
+                let def = extension.attribute(&name);
+                if let Some(v) = project_attribute(&selection, scope, &name, def, attr_value) {
+                    projected.insert(name, v);
                 }
             }
             if !projected.is_empty() {
-                out.insert(key.clone(), Value::Object(projected));
+                out.insert(key, Value::Object(projected));
             }
             continue;
         }
         let def = schema
             .core
-            .attribute(key)
-            .or_else(|| common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(key)));
+            .attribute(&key)
+            .or_else(|| common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(&key)));
         let scope = schema.core.id.as_str();
-        if let Some(v) = project_attribute(&selection, scope, key, def, value) {
-            out.insert(key.clone(), v);
+        if let Some(v) = project_attribute(&selection, scope, &key, def, value) {
+            out.insert(key, v);
         }
     }
     Value::Object(out)
@@ -141,7 +152,7 @@ fn project_attribute(
     scope: &str,
     name: &str,
     def: Option<&AttributeDef>,
-    value: &Value,
+    value: Value,
 ) -> Option<Value> {
     let returned = returned_of(def);
     match returned {
@@ -190,32 +201,29 @@ fn non_empty(value: Value) -> Option<Value> {
 
 /// Keeps the sub-attributes of a complex value (or of each element of a multi-valued one) that
 /// `keep` accepts; `never` sub-attributes always go, elements left empty are dropped.
-fn filter_subs(def: Option<&AttributeDef>, value: &Value, keep: &dyn Fn(&str, Returned) -> bool) -> Value {
-    let filter_object = |fields: &Map<String, Value>| -> Map<String, Value> {
+fn filter_subs(def: Option<&AttributeDef>, value: Value, keep: &dyn Fn(&str, Returned) -> bool) -> Value {
+    let filter_object = |mut fields: Map<String, Value>| -> Map<String, Value> {
+        fields.retain(|sub_name, _| {
+            let returned = returned_of(def.and_then(|d| d.sub_attribute(sub_name)));
+            returned != Returned::Never && keep(sub_name, returned)
+        });
         fields
-            .iter()
-            .filter(|(sub_name, _)| {
-                let returned = returned_of(def.and_then(|d| d.sub_attribute(sub_name)));
-                returned != Returned::Never && keep(sub_name, returned)
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
     };
     match value {
         Value::Object(fields) => Value::Object(filter_object(fields)),
         Value::Array(items) => Value::Array(
             items
-                .iter()
+                .into_iter()
                 .filter_map(|item| match item {
                     Value::Object(fields) => {
                         let kept = filter_object(fields);
                         (!kept.is_empty()).then_some(Value::Object(kept))
                     }
-                    other => Some(other.clone()),
+                    other => Some(other),
                 })
                 .collect(),
         ),
-        other => other.clone(),
+        other => other,
     }
 }
 

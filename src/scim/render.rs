@@ -49,8 +49,21 @@ fn timestamp(at: DateTime<Utc>) -> String {
 /// The full response JSON (before `attributes` projection). `relations` are a user's groups or
 /// a group's members; `None` leaves the attribute out.
 pub fn render(base_url: &str, meta: &ResourceMeta<'_>, data: &Value, relations: Option<&[Reference<'_>]>) -> Value {
+    render_owned(base_url, meta, data.clone(), relations)
+}
+
+/// [`render`] of stored data the caller no longer needs: its values move into the result.
+pub fn render_owned(
+    base_url: &str,
+    meta: &ResourceMeta<'_>,
+    data: Value,
+    relations: Option<&[Reference<'_>]>,
+) -> Value {
     let mut out = Map::new();
-    let mut body = data.as_object().cloned().unwrap_or_default();
+    let mut body = match data {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    };
     out.insert("schemas".into(), body.remove("schemas").unwrap_or_else(|| json!([])));
     out.insert("id".into(), Value::String(meta.id.to_string()));
     if let Some(external_id) = body.remove("externalId") {

@@ -117,8 +117,13 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
+    /// Run at every checkout. A SQLite file cannot drop its connection, so only PostgreSQL
+    /// pays a `SELECT 1` round trip (which lets the pool replace connections after a restart).
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        match conn {
+            AnyConnection::Sqlite(_) => Ok(()),
+            AnyConnection::Postgresql(conn) => conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError),
+        }
     }
 
     fn has_broken(&self, _conn: &mut AnyConnection) -> bool {

@@ -755,7 +755,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT row_number AS value, action FROM import_rows WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND import_id = ").bind_text(import_id).push(" AND user_id = ").bind_text(user_id);
         sql.push(" ORDER BY row_number LIMIT 1");
-        sql.cached()
+        sql.reuse_prepared()
             .first::<RowOfUser>(&mut self.conn)?
             .map(|r| Ok((to_u64(r.value), RowAction::parse(&r.action)?)))
             .transpose()
@@ -813,21 +813,21 @@ impl ImportRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT DISTINCT user_id AS value FROM user_emails WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND value_lower = ").bind_text(fold(email)).push(" ORDER BY value");
-        Ok(sql.cached().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.reuse_prepared().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND user_name_lower = ").bind_text(fold(user_name));
-        Ok(sql.cached().first::<TextValue>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.reuse_prepared().first::<TextValue>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND external_id = ").bind_text(external_id).push(" ORDER BY id");
-        Ok(sql.cached().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.reuse_prepared().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>> {
@@ -835,7 +835,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT id AS name, display_name AS value FROM scim_groups WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND display_name_lower = ").bind_text(fold(name));
         sql.push(" ORDER BY created, id");
-        Ok(sql.cached().load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)).collect())
+        Ok(sql.reuse_prepared().load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)).collect())
     }
 
     fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>> {
@@ -843,7 +843,7 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT group_id AS name, source AS value FROM memberships WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND member_id = ").bind_text(member_id).push(" ORDER BY group_id");
         Ok(sql
-            .cached()
+            .reuse_prepared()
             .load::<NamedText>(&mut self.conn)?
             .into_iter()
             .map(|row| {

@@ -57,6 +57,10 @@ pub enum StoreError {
     Query(#[from] ScimError),
     #[error("database error: {0}")]
     Database(String),
+    /// The request's token was revoked (checked in the same database round trip as the work;
+    /// see [`Store::checking_token`]).
+    #[error("the token has been revoked")]
+    TokenRevoked,
 }
 
 impl From<diesel::result::Error> for StoreError {
@@ -232,15 +236,40 @@ pub struct Store {
     pool: Pool,
     backend: Backend,
     schemas: std::sync::Arc<SchemaRegistry>,
+    /// SQLite has one writer at a time: this instance's writers queue here and are woken in
+    /// turn, instead of polling SQLite's lock with sleeps of up to 100 ms (docs/benchmarks.md).
+    writer: std::sync::Arc<parking_lot::Mutex<()>>,
+    /// When set, every read and write first checks that this token id is not revoked, on the
+    /// same connection (and inside the same transaction) as the work.
+    token_id: Option<std::sync::Arc<str>>,
 }
+
+/// How long a SQLite writer waits for this instance's other writers, like SQLite's own busy
+/// timeout (connection.rs) waits for other processes.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Store {
     /// Connects and runs pending migrations.
     pub fn open(url: &DatabaseUrl, pool_size: u32, schemas: std::sync::Arc<SchemaRegistry>) -> StoreResult<Store> {
         let pool = connection::open_pool(url, pool_size)?;
-        let store = Store { pool, backend: url.backend, schemas };
+        let store = Store { pool, backend: url.backend, schemas, writer: Default::default(), token_id: None };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// This store, with every [`read`](Store::read) and [`write`](Store::write) refusing with
+    /// [`StoreError::TokenRevoked`] once token `jti` is revoked. The check shares the work's
+    /// connection and round trip, and reads the database each time, so a revocation holds at
+    /// once on every instance.
+    pub fn checking_token(&self, jti: &str) -> Store {
+        Store { token_id: Some(jti.into()), ..self.clone() }
+    }
+
+    fn check_token(&self, repo: &mut dyn Repository) -> StoreResult<()> {
+        match &self.token_id {
+            Some(jti) if repo.is_token_revoked(jti)? => Err(StoreError::TokenRevoked),
+            _ => Ok(()),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -259,6 +288,7 @@ impl Store {
     pub fn read<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E> {
         let mut pooled = self.connection()?;
         let mut repo = SqlRepository::new(DbConn::from(&mut *pooled), &self.schemas);
+        self.check_token(&mut repo)?;
         work(&mut repo)
     }
 
@@ -268,16 +298,26 @@ impl Store {
         &self,
         work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
     ) -> Result<T, E> {
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(self.writer.try_lock_for(WRITER_WAIT).ok_or_else(|| {
+                StoreError::Unavailable("database is locked: timed out waiting for other writers".to_string())
+            })?),
+            Backend::Postgres => None,
+        };
         let mut pooled = self.connection()?;
         let schemas = &self.schemas;
+        let checked_work = |repo: &mut SqlRepository<'_>| {
+            self.check_token(repo).map_err(|e| TxError::App(E::from(e)))?;
+            work(repo).map_err(TxError::App)
+        };
         let outcome = match &mut *pooled {
             // IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
             // instead of deadlocking when both try to upgrade a read lock.
-            AnyConnection::Sqlite(conn) => conn.immediate_transaction(|conn| {
-                work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)).map_err(TxError::App)
-            }),
+            AnyConnection::Sqlite(conn) => {
+                conn.immediate_transaction(|conn| checked_work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)))
+            }
             AnyConnection::Postgresql(conn) => diesel::Connection::transaction(conn, |conn| {
-                work(&mut SqlRepository::new(DbConn::Postgres(conn), schemas)).map_err(TxError::App)
+                checked_work(&mut SqlRepository::new(DbConn::Postgres(conn), schemas))
             }),
         };
         outcome.map_err(|e| match e {

@@ -202,14 +202,14 @@ impl OutboxRepository for SqlRepository<'_> {
         sql.bind_opt(invitation.revoked_at.map(format_timestamp)).push(", ");
         sql.bind_text(format_timestamp(invitation.created_at)).push(")");
         sql.push(" ON CONFLICT (tenant_id, user_id) WHERE ").push(OPEN).push(" DO NOTHING");
-        Ok(sql.cached().execute(&mut self.conn)? == 1)
+        Ok(sql.reuse_prepared().execute(&mut self.conn)? == 1)
     }
 
     fn open_invitation(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<Invitation>> {
         let mut sql = self.sql();
         sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id).push(" AND ").push(OPEN);
-        sql.cached().first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+        sql.reuse_prepared().first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
     }
 
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>> {
@@ -251,7 +251,7 @@ impl OutboxRepository for SqlRepository<'_> {
         sql.bind_opt(message.invitation_id.as_deref()).push(", ").bind_opt(message.redact.as_deref());
         sql.push(", 'pending', 0, ").bind_text(created.as_str()).push(", ").bind_text(created.as_str());
         sql.push(") ON CONFLICT (dedupe_key) DO NOTHING");
-        Ok(sql.cached().execute(&mut self.conn)? == 1)
+        Ok(sql.reuse_prepared().execute(&mut self.conn)? == 1)
     }
 
     fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {

@@ -146,6 +146,9 @@ impl<'a> UserColumns<'a> {
     }
 }
 
+/// Email inserts of up to this many rows (nearly all users) keep their statement prepared.
+const MAX_PREPARED_EMAIL_ROWS: usize = 4;
+
 /// Case-insensitive comparisons use Unicode lowercase computed here, identically for both
 /// backends (SQLite's `lower()` only folds ASCII).
 pub(super) fn fold(text: &str) -> String {
@@ -175,10 +178,14 @@ impl<'c> SqlRepository<'c> {
         sql
     }
 
-    fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, data: &Value) -> StoreResult<()> {
-        let mut delete = self.sql();
-        delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id);
-        delete.cached().execute(&mut self.conn)?;
+    /// Rewrites the indexed copies of a user's emails; `new_user` skips removing the rows of a
+    /// user id that was just inserted and so has none.
+    fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, data: &Value, new_user: bool) -> StoreResult<()> {
+        if !new_user {
+            let mut delete = self.sql();
+            delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id).reuse_prepared();
+            delete.execute(&mut self.conn)?;
+        }
         let Some(emails) = data.get("emails").and_then(Value::as_array) else {
             return Ok(());
         };
@@ -193,8 +200,10 @@ impl<'c> SqlRepository<'c> {
         if rows.is_empty() {
             return Ok(());
         }
-        let count = rows.len();
         let mut insert = self.sql();
+        if rows.len() <= MAX_PREPARED_EMAIL_ROWS {
+            insert.reuse_prepared();
+        }
         insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
         for (i, (value, kind, primary)) in rows.into_iter().enumerate() {
             if i > 0 {
@@ -203,9 +212,6 @@ impl<'c> SqlRepository<'c> {
             insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(user_id).push(", ");
             insert.bind_text(fold(value)).push(", ").bind_opt(kind).push(", ");
             insert.bind_int(i64::from(primary)).push(")");
-        }
-        if count <= 4 {
-            insert.cached();
         }
         insert.execute(&mut self.conn)?;
         Ok(())
@@ -217,10 +223,11 @@ impl<'c> SqlRepository<'c> {
         id: &str,
         write: &ResourceWrite,
         update: Option<(i64, &str)>,
+        now: &str,
     ) -> StoreResult<usize> {
-        let now = format_timestamp(Utc::now());
         let columns = UserColumns::of(&write.data);
         let mut sql = self.sql();
+        sql.reuse_prepared();
         match update {
             None => {
                 sql.push(
@@ -232,7 +239,7 @@ impl<'c> SqlRepository<'c> {
                 sql.bind_opt(columns.external_id).push(", ").bind_opt(columns.display_name).push(", ");
                 sql.bind_opt(columns.display_name.map(fold)).push(", ").bind_int(i64::from(columns.active)).push(", ");
                 sql.bind_json(&write.data).push(", ").bind_opt(write.password_hash.as_deref()).push(", 1, ");
-                sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
+                sql.bind_text(now).push(", ").bind_text(now).push(")");
             }
             Some((expected_version, _)) => {
                 sql.push("UPDATE scim_users SET user_name = ").bind_text(columns.user_name);
@@ -245,14 +252,14 @@ impl<'c> SqlRepository<'c> {
                 if let Some(hash) = &write.password_hash {
                     sql.push(", password_hash = ").bind_text(hash.as_str());
                 }
-                sql.push(", version = version + 1, last_modified = ").bind_text(now.as_str());
+                sql.push(", version = version + 1, last_modified = ").bind_text(now);
                 sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
                 sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
         }
-        let written = sql.cached().execute(&mut self.conn)?;
+        let written = sql.reuse_prepared().execute(&mut self.conn)?;
         if written == 1 {
-            self.replace_emails(tenant, id, &write.data)?;
+            self.replace_emails(tenant, id, &write.data, update.is_none())?;
         }
         Ok(written)
     }
@@ -263,11 +270,12 @@ impl<'c> SqlRepository<'c> {
         id: &str,
         write: &ResourceWrite,
         update: Option<i64>,
+        now: &str,
     ) -> StoreResult<usize> {
-        let now = format_timestamp(Utc::now());
         let display_name = string_at(&write.data, "displayName").unwrap_or_default();
         let external_id = string_at(&write.data, "externalId");
         let mut sql = self.sql();
+        sql.reuse_prepared();
         match update {
             None => {
                 sql.push(
@@ -277,14 +285,14 @@ impl<'c> SqlRepository<'c> {
                 sql.bind_text(id).push(", ").bind_text(tenant.as_str()).push(", ");
                 sql.bind_text(display_name).push(", ").bind_text(fold(display_name)).push(", ");
                 sql.bind_opt(external_id).push(", ").bind_json(&write.data).push(", 1, ");
-                sql.bind_text(now.as_str()).push(", ").bind_text(now.as_str()).push(")");
+                sql.bind_text(now).push(", ").bind_text(now).push(")");
             }
             Some(expected_version) => {
                 sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
                 sql.push(", display_name_lower = ").bind_text(fold(display_name));
                 sql.push(", external_id = ").bind_opt(external_id);
                 sql.push(", data = ").bind_json(&write.data);
-                sql.push(", version = version + 1, last_modified = ").bind_text(now.as_str());
+                sql.push(", version = version + 1, last_modified = ").bind_text(now);
                 sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
                 sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
             }
@@ -314,7 +322,7 @@ impl<'c> SqlRepository<'c> {
 impl Repository for SqlRepository<'_> {
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
-        sql.push("SELECT value FROM server_settings WHERE key = ").bind_text(key);
+        sql.push("SELECT value FROM server_settings WHERE key = ").bind_text(key).reuse_prepared();
         Ok(sql.first::<TextRow>(&mut self.conn)?.map(|r| r.value))
     }
 
@@ -335,14 +343,14 @@ impl Repository for SqlRepository<'_> {
 
     fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {
         let mut sql = self.sql();
-        sql.push("SELECT jti AS value FROM revoked_tokens WHERE jti = ").bind_text(jti);
+        sql.push("SELECT jti AS value FROM revoked_tokens WHERE jti = ").bind_text(jti).reuse_prepared();
         Ok(sql.first::<TextRow>(&mut self.conn)?.is_some())
     }
 
     fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
         let mut sql = self.select_resources(kind);
-        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
-        sql.cached().first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id).reuse_prepared();
+        sql.first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
     }
 
     fn insert(
@@ -352,11 +360,26 @@ impl Repository for SqlRepository<'_> {
         id: &str,
         write: &ResourceWrite,
     ) -> StoreResult<StoredResource> {
+        let now = format_timestamp(Utc::now());
         match kind {
-            ResourceKind::User => self.write_user(tenant, id, write, None)?,
-            ResourceKind::Group => self.write_group(tenant, id, write, None)?,
+            ResourceKind::User => self.write_user(tenant, id, write, None, &now)?,
+            ResourceKind::Group => self.write_group(tenant, id, write, None, &now)?,
         };
-        self.fetch(tenant, kind, id)
+        match self.backend() {
+            // Exactly what was written, as a read would return it (timestamps at stored precision).
+            Backend::Sqlite => {
+                let at = parse_timestamp(&now)?;
+                Ok(StoredResource {
+                    id: id.to_string(),
+                    data: write.data.clone(),
+                    version: 1,
+                    created: at,
+                    last_modified: at,
+                })
+            }
+            // jsonb reorders object keys: read back what a later GET will show.
+            Backend::Postgres => self.fetch(tenant, kind, id),
+        }
     }
 
     fn update(
@@ -367,9 +390,10 @@ impl Repository for SqlRepository<'_> {
         expected_version: i64,
         write: &ResourceWrite,
     ) -> StoreResult<StoredResource> {
+        let now = format_timestamp(Utc::now());
         let written = match kind {
-            ResourceKind::User => self.write_user(tenant, id, write, Some((expected_version, id)))?,
-            ResourceKind::Group => self.write_group(tenant, id, write, Some(expected_version))?,
+            ResourceKind::User => self.write_user(tenant, id, write, Some((expected_version, id)), &now)?,
+            ResourceKind::Group => self.write_group(tenant, id, write, Some(expected_version), &now)?,
         };
         if written == 0 {
             return Err(self.missed_update(tenant, kind, id));
@@ -381,8 +405,8 @@ impl Repository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("UPDATE ").push(table(kind)).push(" SET version = version + 1, last_modified = ");
         sql.bind_text(format_timestamp(Utc::now())).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND id = ").bind_text(id);
-        if sql.cached().execute(&mut self.conn)? == 0 {
+        sql.push(" AND id = ").bind_text(id).reuse_prepared();
+        if sql.execute(&mut self.conn)? == 0 {
             return Err(StoreError::NotFound);
         }
         self.fetch(tenant, kind, id)
@@ -404,7 +428,7 @@ impl Repository for SqlRepository<'_> {
         }
         let mut memberships = self.sql();
         memberships.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
-        memberships.push(" AND member_id = ").bind_text(id);
+        memberships.push(" AND member_id = ").bind_text(id).reuse_prepared();
         memberships.execute(&mut self.conn)?;
         Ok(())
     }
@@ -425,7 +449,7 @@ impl Repository for SqlRepository<'_> {
     fn password_hash(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
         sql.push("SELECT password_hash AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND id = ").bind_text(user_id);
+        sql.push(" AND id = ").bind_text(user_id).reuse_prepared();
         Ok(sql.first::<OptTextRow>(&mut self.conn)?.and_then(|r| r.value))
     }
 
@@ -473,7 +497,7 @@ impl Repository for SqlRepository<'_> {
             }
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
             if chunk.len() == 1 {
-                sql.cached();
+                sql.reuse_prepared();
             }
             let inserted = sql.execute(&mut self.conn)?;
             if inserted > 0 {
@@ -523,6 +547,9 @@ impl Repository for SqlRepository<'_> {
         );
         sql.bind_text(tenant.as_str()).push(" AND m.group_id IN (").bind_list(group_ids.iter().copied());
         sql.push(") ORDER BY m.group_id, m.created, m.member_id");
+        if group_ids.len() == 1 {
+            sql.reuse_prepared();
+        }
         Ok(sql
             .load::<MemberRow>(&mut self.conn)?
             .into_iter()
@@ -546,6 +573,9 @@ impl Repository for SqlRepository<'_> {
         );
         sql.bind_text(tenant.as_str()).push(" AND m.member_id IN (").bind_list(user_ids.iter().copied());
         sql.push(") ORDER BY m.member_id, g.display_name_lower, g.id");
+        if user_ids.len() == 1 {
+            sql.reuse_prepared();
+        }
         Ok(sql
             .load::<GroupOfRow>(&mut self.conn)?
             .into_iter()

@@ -3,9 +3,12 @@
 //! Dynamic queries (filters, sorting, paging) are assembled here instead of through diesel's DSL
 //! because their shape depends on the request; every value still travels as a bind parameter.
 
+use diesel::backend::Backend as DieselBackend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Untyped};
 use diesel::sqlite::Sqlite;
 
 use super::connection::{Backend, DbConn};
@@ -24,74 +27,72 @@ pub struct Sql {
     backend: Backend,
     text: String,
     binds: Vec<Bind>,
-    /// Prepared once per connection and reused (see [`Sql::cached`]).
-    cached: bool,
-    /// Where each bind's placeholder sits in `text` (start, end), for diesel to write its own.
-    placeholders: Vec<(usize, usize)>,
+    /// Where each bind's placeholder sits in `text` (byte range), so diesel can write its own.
+    placeholders: Vec<std::ops::Range<usize>>,
+    /// Whether the connection keeps this statement prepared for the next query of the same text.
+    reuse_prepared: bool,
 }
 
-/// A statement of fixed shape that diesel may keep prepared per connection, keyed by its text
-/// and bind types (diesel never caches `sql_query`, so every other statement is parsed anew).
-struct Prepared<'a>(&'a Sql);
+/// An [`Sql`] as a diesel query. Unlike `diesel::sql_query`, it lets the connection's statement
+/// cache (keyed by the SQL text) keep the prepared statement when the query is marked
+/// [`Sql::reuse_prepared`], which saves SQLite's parse and plan (28% of a GET's instructions,
+/// docs/benchmarks.md) and a PostgreSQL parse round trip.
+struct Statement<'s>(&'s Sql);
 
-impl diesel::query_builder::QueryId for Prepared<'_> {
+impl<DB> QueryFragment<DB> for Statement<'_>
+where
+    DB: DieselBackend + HasSqlType<Text> + HasSqlType<BigInt>,
+    String: ToSql<Text, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if !self.0.reuse_prepared {
+            out.unsafe_to_cache_prepared();
+        }
+        // diesel writes each placeholder itself (the same `?` or `$n` as in `text`).
+        let text = &self.0.text;
+        let mut written = 0;
+        for (bind, placeholder) in self.0.binds.iter().zip(&self.0.placeholders) {
+            out.push_sql(&text[written..placeholder.start]);
+            match bind {
+                Bind::Text(v) => out.push_bind_param::<Text, String>(v)?,
+                Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<String>>(v)?,
+                Bind::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
+            }
+            written = placeholder.end;
+        }
+        out.push_sql(&text[written..]);
+        Ok(())
+    }
+}
+
+impl QueryId for Statement<'_> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::Query for Prepared<'_> {
-    type SqlType = diesel::sql_types::Untyped;
+impl Query for Statement<'_> {
+    type SqlType = Untyped;
 }
 
-impl<Conn> RunQueryDsl<Conn> for Prepared<'_> {}
-
-macro_rules! prepared_fragment {
-    ($db:ty) => {
-        impl diesel::query_builder::QueryFragment<$db> for Prepared<'_> {
-            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, $db>) -> QueryResult<()> {
-                let mut written = 0;
-                for (bind, &(start, end)) in self.0.binds.iter().zip(&self.0.placeholders) {
-                    out.push_sql(&self.0.text[written..start]);
-                    written = end;
-                    match bind {
-                        Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
-                        Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
-                        Bind::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
-                    }
-                }
-                out.push_sql(&self.0.text[written..]);
-                Ok(())
-            }
-        }
-    };
-}
-prepared_fragment!(Sqlite);
-prepared_fragment!(Pg);
-
-macro_rules! boxed_query {
-    ($db:ty, $sql:expr) => {{
-        let mut query = diesel::sql_query($sql.text.as_str()).into_boxed::<$db>();
-        for bind in &$sql.binds {
-            query = match bind {
-                Bind::Text(v) => query.bind::<Text, _>(v.as_str()),
-                Bind::OptText(v) => query.bind::<Nullable<Text>, _>(v.as_deref()),
-                Bind::Int(v) => query.bind::<BigInt, _>(*v),
-            };
-        }
-        query
-    }};
-}
+impl<C> RunQueryDsl<C> for Statement<'_> {}
 
 impl Sql {
     pub fn new(backend: Backend) -> Sql {
-        Sql { backend, text: String::with_capacity(256), binds: Vec::new(), cached: false, placeholders: Vec::new() }
+        Sql {
+            backend,
+            text: String::with_capacity(256),
+            binds: Vec::new(),
+            placeholders: Vec::new(),
+            reuse_prepared: false,
+        }
     }
 
-    /// Keeps the statement prepared on each connection and reuses it: for statements whose text
-    /// does not depend on the request (a fixed set of columns and binds), run once per row by
-    /// imports and writes. Never for filters or lists of values, whose shapes are unbounded.
-    pub fn cached(&mut self) -> &mut Sql {
-        self.cached = true;
+    /// Keeps this statement prepared on the connection for reuse. Only for queries whose text
+    /// comes from a small fixed set: each distinct text stays cached for the connection's life.
+    pub fn reuse_prepared(&mut self) -> &mut Sql {
+        self.reuse_prepared = true;
         self
     }
 
@@ -116,7 +117,7 @@ impl Sql {
                 self.text.push_str(&self.binds.len().to_string());
             }
         }
-        self.placeholders.push((start, self.text.len()));
+        self.placeholders.push(start..self.text.len());
         self
     }
 
@@ -178,10 +179,8 @@ impl Sql {
 
     pub fn execute(&self, conn: &mut DbConn<'_>) -> QueryResult<usize> {
         match conn {
-            DbConn::Sqlite(c) if self.cached => Prepared(self).execute(*c),
-            DbConn::Postgres(c) if self.cached => Prepared(self).execute(*c),
-            DbConn::Sqlite(c) => boxed_query!(Sqlite, self).execute(*c),
-            DbConn::Postgres(c) => boxed_query!(Pg, self).execute(*c),
+            DbConn::Sqlite(c) => Statement(self).execute(*c),
+            DbConn::Postgres(c) => Statement(self).execute(*c),
         }
     }
 
@@ -190,10 +189,8 @@ impl Sql {
         R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
         match conn {
-            DbConn::Sqlite(c) if self.cached => Prepared(self).load(*c),
-            DbConn::Postgres(c) if self.cached => Prepared(self).load(*c),
-            DbConn::Sqlite(c) => boxed_query!(Sqlite, self).load(*c),
-            DbConn::Postgres(c) => boxed_query!(Pg, self).load(*c),
+            DbConn::Sqlite(c) => Statement(self).load::<R>(*c),
+            DbConn::Postgres(c) => Statement(self).load::<R>(*c),
         }
     }
 

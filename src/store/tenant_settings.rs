@@ -25,7 +25,7 @@ impl TenantSettingsRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT value FROM tenant_settings WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND key = ").bind_text(key);
-        Ok(sql.cached().first::<ValueRow>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.reuse_prepared().first::<ValueRow>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn put_tenant_setting(&mut self, tenant: &TenantId, key: &str, value: &str) -> StoreResult<()> {

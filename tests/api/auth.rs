@@ -91,6 +91,65 @@ fn a_revoked_token_stops_working_at_once() {
 }
 
 #[test]
+fn a_revoked_token_is_refused_by_every_resource_operation_and_changes_nothing() {
+    let app = TestApp::spawn();
+    let user = app.create_user("kept");
+    let path = format!("/Users/{}", id_of(&user));
+    let jti = uuid::Uuid::new_v4().to_string();
+    let claims = |scope: &str| json!({"sub": "t", "tenant": "acme", "scope": scope, "exp": now() + 600, "jti": jti});
+    let doomed = token_with(claims(ALL_SCOPES));
+    let doomed_reader = token_with(claims("scim:read"));
+    assert_eq!(app.get_as(&path, &doomed).status(), 200);
+    assert!(run_cli(&app.db, &["token", "revoke", &jti], &[]).0);
+
+    let replacement = json!({"schemas": [USER_SCHEMA], "userName": "kept", "title": "changed"});
+    let patch = patch_op(json!([{"op": "add", "path": "title", "value": "changed"}]));
+    let search =
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"kept\""});
+    let attempts = [
+        ("GET by id", app.get_as(&path, &doomed)),
+        ("GET by id with a bad attributes list", app.get_as(&format!("{path}?attributes=a..b"), &doomed)),
+        ("GET filtered", app.get_as("/Users?filter=userName%20eq%20%22kept%22", &doomed)),
+        ("GET with a bad filter", app.get_as("/Users?filter=userName%20zz", &doomed)),
+        (
+            "POST",
+            app.send_json_as(
+                reqwest::Method::POST,
+                "/Users",
+                &json!({"schemas": [USER_SCHEMA], "userName": "new"}),
+                &doomed,
+            ),
+        ),
+        (
+            "POST without userName",
+            app.send_json_as(reqwest::Method::POST, "/Users", &json!({"schemas": [USER_SCHEMA]}), &doomed),
+        ),
+        (
+            "POST lacking scope",
+            app.send_json_as(
+                reqwest::Method::POST,
+                "/Users",
+                &json!({"schemas": [USER_SCHEMA], "userName": "new"}),
+                &doomed_reader,
+            ),
+        ),
+        ("PUT", app.send_json_as(reqwest::Method::PUT, &path, &replacement, &doomed)),
+        ("PATCH", app.send_json_as(reqwest::Method::PATCH, &path, &patch, &doomed)),
+        ("DELETE", app.client.delete(app.scim(&path)).bearer_auth(&doomed).send().unwrap()),
+        ("POST /.search", app.send_json_as(reqwest::Method::POST, "/Users/.search", &search, &doomed)),
+    ];
+    for (what, response) in attempts {
+        let body = assert_scim_error(response, 401, None);
+        assert!(body["detail"].as_str().unwrap().contains("revoked"), "{what}: {body}");
+    }
+    let after = app.get(&path);
+    assert_eq!(after.status(), 200, "the user is still there");
+    let after: serde_json::Value = after.json().unwrap();
+    assert!(after.get("title").is_none(), "{after}");
+    assert_eq!(app.list("/Users")["totalResults"], 1, "nothing was created");
+}
+
+#[test]
 fn rs256_tokens_from_an_external_issuer_verify_with_a_configured_public_key() {
     let db = TestDatabase::new();
     let key_path = db.dir().join("issuer.pub.pem");
