@@ -835,7 +835,12 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("SELECT id AS name, display_name AS value FROM scim_groups WHERE tenant_id = ");
         sql.bind_text(tenant.as_str()).push(" AND display_name_lower = ").bind_text(fold(name));
         sql.push(" ORDER BY created, id");
-        Ok(sql.reuse_prepared().load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)).collect())
+        Ok(sql
+            .reuse_prepared()
+            .load::<NamedText>(&mut self.conn)?
+            .into_iter()
+            .map(|row| (row.name, row.value))
+            .collect())
     }
 
     fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>> {
