@@ -84,9 +84,11 @@ impl InvitationPolicy {
     }
 }
 
-/// A user is active unless `active` is `false` (RFC 7643 §4.1.1).
+/// A user is active when `active` is `true` (RFC 7643 §4.1.1). Every new user is stored with
+/// `active: true`; one whose `active` was removed is in no known state and, as for the
+/// `active eq true` filter, not active.
 pub fn is_active(user: &Value) -> bool {
-    user.get("active").and_then(Value::as_bool).unwrap_or(true)
+    user.get("active").and_then(Value::as_bool) == Some(true)
 }
 
 /// An administrator holds a `roles` value (RFC 7643 §4.1.2) of `admin` or `administrator`,
@@ -647,18 +649,20 @@ mod tests {
 
     #[test]
     fn each_policy_covers_the_users_it_names() {
-        let active_admin = json!({"userName": "a", "roles": [{"value": "Admin"}]});
+        let active_admin = json!({"userName": "a", "active": true, "roles": [{"value": "Admin"}]});
         let inactive_admin = json!({"userName": "b", "active": false, "roles": [{"value": "administrator"}]});
-        let active_user = json!({"userName": "c", "roles": [{"value": "user"}]});
+        let active_user = json!({"userName": "c", "active": true, "roles": [{"value": "user"}]});
         let inactive_user = json!({"userName": "d", "active": false});
+        let active_removed = json!({"userName": "e"});
         let cases = [
-            (InvitationPolicy::Never, [false, false, false, false]),
-            (InvitationPolicy::Always, [true, true, true, true]),
-            (InvitationPolicy::AdminsOnly, [true, false, false, false]),
-            (InvitationPolicy::ActiveOnly, [true, false, true, false]),
+            (InvitationPolicy::Never, [false, false, false, false, false]),
+            (InvitationPolicy::Always, [true, true, true, true, true]),
+            (InvitationPolicy::AdminsOnly, [true, false, false, false, false]),
+            (InvitationPolicy::ActiveOnly, [true, false, true, false, false]),
         ];
         for (policy, expected) in cases {
-            let actual = [&active_admin, &inactive_admin, &active_user, &inactive_user].map(|u| policy.covers(u));
+            let users = [&active_admin, &inactive_admin, &active_user, &inactive_user, &active_removed];
+            let actual = users.map(|u| policy.covers(u));
             assert_eq!(actual, expected, "{policy:?}");
         }
     }
