@@ -240,6 +240,9 @@ if [ -n "$(git -C "$REPO" status --porcelain -- src migrations Cargo.toml Cargo.
     git -C "$REPO" ls-files --others --exclude-standard -z -- src migrations | xargs -0r cat) | sha256sum | cut -c1-12)"
   COMMIT="$COMMIT + uncommitted changes (working-tree diff sha256 $DIFF_ID)"
 fi
+if [ "$BUILD" = 0 ] && [ -n "$BIN" ]; then
+  COMMIT="$COMMIT (script checkout; binary $BIN, built from a commit the caller names)"
+fi
 CPU_MODEL="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 MEM_GB="$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
 MACHINE="$(nproc) CPU ($CPU_MODEL), ${MEM_GB} GiB RAM, $(uname -sr)"

@@ -144,11 +144,7 @@ impl Application {
             outbox: outbox.waker(),
             importer,
         });
-        // Blocking work nearly always waits for one of the pool's connections: more threads per
-        // worker than connections only add memory (glibc arenas, stacks) and contention.
-        let blocking_threads = usize::try_from(settings.database.db_pool_size).unwrap_or(16).max(4);
         let mut server = HttpServer::new(move || application(state.clone()))
-            .worker_max_blocking_threads(blocking_threads)
             .shutdown_timeout(10)
             .client_request_timeout(Duration::from_secs(30));
         if let Some(workers) = settings.workers {
