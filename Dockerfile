@@ -13,31 +13,31 @@
 # ---- build ------------------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
 
-# gcc/make build the bundled SQLite and libpq (libsqlite3-sys and pq-sys, feature "bundled"), and
-# perl + make the vendored OpenSSL libpq uses for TLS (openssl-sys, feature "vendored"). All three
-# are linked statically: the runtime image needs no libssl or libpq.
+# gcc/make build the bundled SQLite and libpq (libsqlite3-sys, pq-sys). The image is for production,
+# so libpq gets TLS (feature `postgres-tls`), linked to the system OpenSSL: pkg-config + libssl-dev
+# here and libssl3 in the runtime image.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc make libc6-dev perl \
+    && apt-get install -y --no-install-recommends gcc make libc6-dev pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY . .
 
 # No Docker engine runs in Roster's CI, so this step is deliberately IDENTICAL to the README's
-# release build (`cargo build --release --locked`): what CI builds and tests is what the image
-# builds. Keep the two in step. rust-toolchain.toml pins the compiler; rustup fetches that exact
+# build with TLS (`cargo build --release --locked --features postgres-tls`), which CI builds and
+# connects over TLS with. Keep the two in step. rust-toolchain.toml pins the compiler; rustup fetches that exact
 # toolchain here if the base image carries a different 1.95 patch release.
 # The cache mounts (BuildKit) only keep crates and compiled dependencies between image builds.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked \
+    cargo build --release --locked --features postgres-tls \
     && install -D -m 0755 target/release/roster /out/roster
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 roster \
     && useradd --system --uid 10001 --gid roster --home-dir /data --no-create-home --shell /usr/sbin/nologin roster \
