@@ -9,7 +9,10 @@ use reqwest::blocking::Response;
 use serde_json::{json, Value};
 
 use crate::extensions::spawn_with_extensions;
-use crate::helpers::{assert_scim_error, id_of, patch_op, token, TestApp, TestDatabase, ENTERPRISE, USER_SCHEMA};
+use crate::helpers::{
+    assert_scim_error, id_of, patch_op, start_server, token, TestApp, TestDatabase, TestServer, ENTERPRISE, SECRET,
+    USER_SCHEMA,
+};
 
 const ROSTER_IMPORT: &str = "urn:roster:params:scim:schemas:extension:import:2.0:User";
 
@@ -1265,4 +1268,59 @@ fn a_previews_operations_say_what_a_commit_would_do_a_page_at_a_time() {
     assert_eq!(rest["items"][0]["row"], 4);
     assert_eq!(rest["next_after"], Value::Null);
     assert!(users(&app).is_empty(), "a preview's operations are not written");
+}
+
+/// Commits `preview` from several threads at once, half of them through `other` (a second
+/// server on the same database); returns each commit's status and body.
+fn commit_concurrently(app: &TestApp, other: &TestServer, preview: &Value) -> Vec<(u16, Value)> {
+    const COMMITTERS: usize = 8;
+    let barrier = std::sync::Barrier::new(COMMITTERS);
+    let path = format!("/api/v1/imports/{}/commit", preview["id"].as_str().unwrap());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..COMMITTERS)
+            .map(|i| {
+                let (barrier, path) = (&barrier, &path);
+                let base = if i % 2 == 0 { app.server.base.clone() } else { other.base.clone() };
+                scope.spawn(move || {
+                    let client = reqwest::blocking::Client::new();
+                    barrier.wait();
+                    let response = client.post(format!("{base}{path}")).bearer_auth(&app.token).send().expect("commit");
+                    let status = response.status().as_u16();
+                    (status, response.json::<Value>().unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().expect("committer")).collect()
+    })
+}
+
+#[test]
+fn simultaneous_commits_of_one_preview_on_two_instances_run_it_exactly_once() {
+    let app = TestApp::spawn_with(&[("ROSTER_WORKERS", "4"), ("ROSTER_DB_POOL_SIZE", "8")]);
+    let other =
+        start_server(&app.db, &[("ROSTER_JWT_SECRET", SECRET), ("ROSTER_WORKERS", "4"), ("ROSTER_DB_POOL_SIZE", "8")]);
+    for round in 0..4 {
+        let csv: String = std::iter::once("Email".to_string())
+            .chain((0..5).map(|i| format!("r{round}p{i}@example.org")))
+            .map(|line| line + "\n")
+            .collect();
+        let preview = import(&app, &csv, "?dry_run=true");
+        let outcomes = commit_concurrently(&app, &other, &preview);
+        let (won, lost): (Vec<_>, Vec<_>) = outcomes.iter().partition(|(status, _)| *status == 200);
+        assert_eq!(won.len(), 1, "exactly one commit runs: {outcomes:?}");
+        assert_eq!(won[0].1["status"], "completed", "{outcomes:?}");
+        assert_eq!(counts(&won[0].1), (5, 0, 0, 0), "{outcomes:?}");
+        for (status, body) in lost {
+            assert_eq!(*status, 409, "{outcomes:?}");
+            assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{body}");
+            assert_eq!(body["status"], "409", "{body}");
+            let detail = body["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("only a previewed import can be committed"), "{body}");
+        }
+        let done = get_json(&app, &format!("/api/v1/imports/{}", preview["id"].as_str().unwrap()));
+        assert_eq!((done["status"].as_str(), counts(&done)), (Some("completed"), (5, 0, 0, 0)), "{done}");
+        assert_eq!(done["invitations_queued"], 5, "{done}");
+    }
+    assert_eq!(users(&app).len(), 20);
+    assert_eq!(outbox_recipients(&app.db).len(), 20, "one invitation per person, however many commits were sent");
 }
