@@ -1324,3 +1324,34 @@ fn simultaneous_commits_of_one_preview_on_two_instances_run_it_exactly_once() {
     assert_eq!(users(&app).len(), 20);
     assert_eq!(outbox_recipients(&app.db).len(), 20, "one invitation per person, however many commits were sent");
 }
+
+#[test]
+fn two_emails_claiming_one_username_in_a_file_are_a_conflict_but_a_repeated_email_is_one_user() {
+    let app = TestApp::spawn();
+    let csv = "Email,Username,Job Title\nann@example.org,sam,Clerk\nbo@example.org,Sam,Driver\n\
+               ANN@example.org,sam,Buyer\n";
+    let preview = import(&app, csv, "?dry_run=true");
+    assert_eq!(counts(&preview), (1, 0, 0, 1), "{preview}");
+    assert_eq!(errors(&preview), [(3, "conflict".to_string())]);
+    assert_eq!(warnings(&preview), [(2, "duplicate_in_file".to_string())]);
+    let conflict = &preview["errors"][0];
+    assert_eq!(conflict["column"], "Username", "{conflict}");
+    assert!(conflict["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("sam")), "{conflict}");
+    let message = conflict["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("row 2") && message.contains("\"sam\""),
+        "names the earlier row and the username: {message}"
+    );
+
+    let done: Value = commit(&app, &preview, None).json().unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(counts(&done), (1, 0, 0, 1), "{done}");
+    assert_eq!(errors(&done), [(3, "conflict".to_string())]);
+    assert_eq!(user_names(&app), ["sam"], "bo is not merged into sam");
+    let sam = user_named(&app, "sam");
+    assert_eq!(sam["title"], "Buyer", "the same email repeated: the last row's values");
+    assert_eq!(sam["emails"][0]["value"], "ann@example.org", "{sam}");
+    assert_eq!(outbox_recipients(&app.db), ["ann@example.org"], "one invitation");
+    assert!(get_text(&app, &format!("/api/v1/imports/{}/errors.csv", done["id"].as_str().unwrap()))
+        .contains("bo@example.org"));
+}
