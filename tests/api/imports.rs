@@ -486,7 +486,11 @@ fn rows_match_by_email_then_username_then_external_id() {
         let stored = app.list(&format!("/Users/{}", id_of(user)));
         assert_eq!(stored["title"], title, "{stored}");
     }
-    assert_eq!(user_names(&app), ["first", "fourth", "second.user", "third"], "the row's spelling is applied");
+    assert_eq!(
+        user_names(&app),
+        ["Second.User", "first", "fourth", "third"],
+        "userName is case-insensitive (RFC 7643 §4.1.1): a row differing only in case renames nobody"
+    );
 }
 
 #[test]
@@ -1354,4 +1358,28 @@ fn two_emails_claiming_one_username_in_a_file_are_a_conflict_but_a_repeated_emai
     assert_eq!(outbox_recipients(&app.db), ["ann@example.org"], "one invitation");
     assert!(get_text(&app, &format!("/api/v1/imports/{}/errors.csv", done["id"].as_str().unwrap()))
         .contains("bo@example.org"));
+}
+
+#[test]
+fn a_username_differing_only_in_case_is_no_change_and_never_a_conflict_with_its_own_user() {
+    let app = TestApp::spawn();
+    let ann = app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "Ann.Lee", "title": "Buyer",
+        "emails": [{"value": "ann@example.org", "primary": true}]}));
+    let version = app.list(&format!("/Users/{}", id_of(&ann)))["meta"]["version"].clone();
+    for csv in ["Email,Username,Job Title\nann@example.org,ann.lee,Buyer\n", "Username,Job Title\nANN.LEE,Buyer\n"] {
+        let done = import(&app, csv, "");
+        assert_eq!(counts(&done), (0, 0, 1, 0), "{csv}: {done}");
+        assert_eq!(done["errors"], json!([]), "{done}");
+    }
+    assert_eq!(app.list(&format!("/Users/{}", id_of(&ann)))["meta"]["version"], version, "nothing written");
+
+    let preview = import(&app, "Email,Username,Job Title\nann@example.org,ANN.lee,Chief\n", "?dry_run=true");
+    assert_eq!(counts(&preview), (0, 1, 0, 0), "{preview}");
+    let operations = get_json(&app, &format!("/api/v1/imports/{}/operations", preview["id"].as_str().unwrap()));
+    let patch = operations["items"][0]["operations"][0]["data"]["Operations"].to_string();
+    assert!(!patch.contains("userName"), "a case-only difference is not a rename: {patch}");
+    let done: Value = commit(&app, &preview, None).json().unwrap();
+    assert_eq!((done["status"].as_str(), counts(&done)), (Some("completed"), (0, 1, 0, 0)), "{done}");
+    let stored = app.list(&format!("/Users/{}", id_of(&ann)));
+    assert_eq!((&stored["userName"], &stored["title"]), (&json!("Ann.Lee"), &json!("Chief")));
 }
