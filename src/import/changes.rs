@@ -3,9 +3,10 @@
 //!
 //! Each column is compared the way the export writes it ([`stored_text`]), so a file exported by
 //! Roster and imported again yields no operation at all; a row whose operations are empty (and
-//! whose groups are already as asked) is `unchanged` and nothing is written. Email addresses are
-//! compared case-insensitively (RFC 7643 §4.1.2: `emails.value` is caseExact=false), and a row's
-//! email that the user already has under any type is not written again.
+//! whose groups are already as asked) is `unchanged` and nothing is written. Email addresses and
+//! the username are compared case-insensitively (RFC 7643 §4.1.1 and §4.1.2: `userName` and
+//! `emails.value` are caseExact=false), so a username differing only in case renames nobody, and a
+//! row's email that the user already has under any type is not written again.
 
 use serde_json::{json, Map, Value};
 
@@ -60,8 +61,8 @@ pub fn update_operations(
         }
         let have = stored_text(&columns, column, current);
         let want = value_text(column, wanted);
-        let same = if path.is_email() {
-            eq_ignore_case(&have, &want)
+        let same = if column.target.identifies_person() {
+            eq_ignore_case(&have, &want) || eq_ignore_case(&normalised_text(column, rules, &have), &want)
         } else {
             have == want || normalised_text(column, rules, &have) == want
         };
@@ -156,6 +157,13 @@ mod tests {
                 json!({"op": "replace", "path": format!("{ENTERPRISE_USER}:manager"), "value": {"value": "m-1"}}),
             ]
         );
+    }
+
+    #[test]
+    fn a_username_or_email_differing_only_in_case_changes_nothing() {
+        let (planner, row) = plan(&["Email", "Username"], &["ANN@x.example", "ANN.Lee"]);
+        let stored = user(json!({"userName": "ann.lee", "emails": [{"value": "ann@x.example", "primary": true}]}));
+        assert_eq!(update_operations(planner.layout(), &Rules::default(), &row, &stored, None), Vec::<Value>::new());
     }
 
     #[test]

@@ -9,10 +9,14 @@
 //! runner at the later row instead ([`Supersession`]). The runner merges by applying rows in file
 //! order: the later row updates the user the earlier one resolved to, its non-empty cells win, and
 //! the person gets one invitation.
+//!
+//! A shared username alone does not make two rows one person: rows giving one username to two
+//! different emails are two people, and the later one is a `conflict` ([`UserNameClaims`]).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::{IssueCode, RowIssue};
 use super::row::PlannedRow;
@@ -163,5 +167,87 @@ impl FileDeduper {
             };
             map.entry(key.as_str().into()).or_insert(person);
         }
+    }
+}
+
+/// Which email each username of a file was first given to. A later row giving the same username
+/// (compared case-insensitively, RFC 7643 §4.1.1) to a different email is another person claiming
+/// it: a `conflict` naming the earlier row, never a merge. Rows without an email or a username
+/// claim nothing. Memory grows with the number of distinct usernames.
+#[derive(Debug, Default)]
+pub struct UserNameClaims {
+    /// The username column's header, for the issues.
+    column: Option<String>,
+    /// Lower-cased username → the first row giving it with an email, and that email.
+    holders: HashMap<Box<str>, (u64, Box<str>)>,
+}
+
+impl UserNameClaims {
+    /// An empty record for one file whose username column has the header `column`.
+    pub fn new(column: Option<String>) -> Self {
+        Self { column, holders: HashMap::new() }
+    }
+
+    /// Records a row's claim, or adds a `conflict` error to the row when another email holds
+    /// its username. Rows with errors are not imported and claim nothing.
+    pub fn observe(&mut self, row: &mut PlannedRow) {
+        if row.has_errors() {
+            return;
+        }
+        let (Some(user_name), Some(email)) = (&row.keys.user_name, &row.keys.email) else {
+            return;
+        };
+        match self.holders.get(user_name.as_str()) {
+            None => {
+                self.holders.insert(user_name.as_str().into(), (row.row, email.as_str().into()));
+            }
+            Some((first, holder)) if **holder != **email => {
+                let message = format!(
+                    "row {first} gives the username \"{user_name}\" to {holder}, and this row gives it to {email}; \
+                     two people cannot share one username, so give one of them a different username"
+                );
+                let written = row.attributes.get("userName").and_then(Value::as_str).unwrap_or(user_name).to_owned();
+                let mut issue = RowIssue::error(row.row, IssueCode::Conflict, message).with_value(written);
+                if let Some(column) = &self.column {
+                    issue = issue.in_column(column.clone());
+                }
+                row.issues.push(issue);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::{Planner, Profile, RawRow};
+
+    fn rows(lines: &[&str]) -> Vec<PlannedRow> {
+        let header = ["Email".to_owned(), "Username".to_owned()];
+        let planner = Planner::new(&Profile::default_profile(), &header, 1).unwrap();
+        let mut claims = UserNameClaims::new(Some("Username".to_owned()));
+        (2..)
+            .zip(lines)
+            .map(|(row, line)| {
+                let cells = line.split(',').map(str::to_owned).collect();
+                let mut planned = planner.plan(RawRow { row, cells, malformed: None });
+                claims.observe(&mut planned);
+                planned
+            })
+            .collect()
+    }
+
+    fn codes(rows: &[PlannedRow]) -> Vec<Vec<IssueCode>> {
+        rows.iter().map(|row| row.issues.iter().filter(|i| i.is_error()).map(|i| i.code).collect()).collect()
+    }
+
+    #[test]
+    fn a_second_email_giving_a_taken_username_is_a_conflict_naming_the_first_row() {
+        let planned = rows(&["ann@x.example,sam", "bo@x.example,SAM", "ANN@x.example,sam", ",sam"]);
+        assert_eq!(codes(&planned), [vec![], vec![IssueCode::Conflict], vec![], vec![]]);
+        let issue = &planned[1].issues[0];
+        assert!(issue.message.contains("row 2") && issue.message.contains("\"sam\""), "{}", issue.message);
+        assert_eq!((issue.column.as_deref(), issue.value.as_deref()), (Some("Username"), Some("SAM")));
     }
 }

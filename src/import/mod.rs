@@ -7,7 +7,8 @@
 //! ```
 //!
 //! [`plan_rows`] is the entry point: it opens a file with a profile and yields one [`PlannedRow`]
-//! per data row, streaming. The runner (in the server) matches each valid row to a stored user,
+//! per data row, streaming, each already checked against the earlier rows' usernames
+//! ([`UserNameClaims`]). The runner (in the server) matches each valid row to a stored user,
 //! turns it into SCIM operations through the same provisioning code as the SCIM API, and feeds
 //! failed rows to [`ErrorsCsvWriter`].
 
@@ -28,7 +29,7 @@ use std::io::Read;
 
 pub use changes::{creation_body, patch_request, update_operations};
 pub use decode::{Delimiter, SourceEncoding};
-pub use dedupe::{FileDeduper, KeyKind, Supersession};
+pub use dedupe::{FileDeduper, KeyKind, Supersession, UserNameClaims};
 pub use error::{ImportError, IssueCode, ProfileError, ReportError, RowIssue, Severity};
 pub use profile::{ColumnSpec, Profile, Rules, Target};
 pub use reader::{CsvReader, RawRow, ReaderOptions};
@@ -39,6 +40,7 @@ pub use row::{MatchKeys, PlannedRow, Planner};
 pub struct PlannedRows<R> {
     reader: CsvReader<R>,
     planner: Planner,
+    user_names: UserNameClaims,
 }
 
 /// Opens a CSV upload with a profile: detects encoding and delimiter, reads and maps the header.
@@ -52,7 +54,13 @@ pub fn plan_rows<R: Read>(input: R, profile: &Profile, options: &ReaderOptions) 
     let options = ReaderOptions { max_rows, ..options.clone() };
     let reader = CsvReader::open(input, &options)?;
     let planner = Planner::new(profile, reader.header(), reader.header_row()).map_err(ImportError::Rejected)?;
-    Ok(PlannedRows { reader, planner })
+    let user_name_column = planner
+        .layout()
+        .bound
+        .iter()
+        .find(|bound| bound.spec.target.path().is_some_and(|path| path.is_core("userName")))
+        .map(|bound| bound.header.clone());
+    Ok(PlannedRows { reader, planner, user_names: UserNameClaims::new(user_name_column) })
 }
 
 impl<R: Read> PlannedRows<R> {
@@ -96,6 +104,11 @@ impl<R: Read> Iterator for PlannedRows<R> {
     type Item = Result<PlannedRow, ImportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.reader.next().map(|raw| raw.map(|raw| self.planner.plan(raw)))
+        let raw = self.reader.next()?;
+        Some(raw.map(|raw| {
+            let mut planned = self.planner.plan(raw);
+            self.user_names.observe(&mut planned);
+            planned
+        }))
     }
 }

@@ -183,6 +183,16 @@ pub trait ImportRepository {
     /// changes, lease). With `owner`, only while that worker still holds the lease: false means
     /// another worker took the import over and nothing was saved.
     fn save_import(&mut self, import: &ImportRecord, owner: Option<&str>) -> StoreResult<bool>;
+    /// Sets an import's status to `to` only if it is still `from`, in one guarded UPDATE: the
+    /// compare-and-set that lets one of several simultaneous commits (of any instance) start;
+    /// false when the import is absent or has another status.
+    fn change_import_status(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        from: ImportStatus,
+        to: ImportStatus,
+    ) -> StoreResult<bool>;
     /// Leases the oldest running import whose lease has expired (or that has none) to `owner`
     /// until `until`.
     fn claim_import(
@@ -535,6 +545,20 @@ impl ImportRepository for SqlRepository<'_> {
         if let Some(owner) = owner {
             sql.push(" AND lease_owner = ").bind_text(owner);
         }
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn change_import_status(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        from: ImportStatus,
+        to: ImportStatus,
+    ) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE imports SET status = ").bind_text(to.as_str());
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
+        sql.push(" AND status = ").bind_text(from.as_str());
         Ok(sql.execute(&mut self.conn)? == 1)
     }
 

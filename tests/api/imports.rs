@@ -9,7 +9,10 @@ use reqwest::blocking::Response;
 use serde_json::{json, Value};
 
 use crate::extensions::spawn_with_extensions;
-use crate::helpers::{assert_scim_error, id_of, patch_op, token, TestApp, TestDatabase, ENTERPRISE, USER_SCHEMA};
+use crate::helpers::{
+    assert_scim_error, id_of, patch_op, start_server, token, TestApp, TestDatabase, TestServer, ENTERPRISE, SECRET,
+    USER_SCHEMA,
+};
 
 const ROSTER_IMPORT: &str = "urn:roster:params:scim:schemas:extension:import:2.0:User";
 
@@ -483,7 +486,11 @@ fn rows_match_by_email_then_username_then_external_id() {
         let stored = app.list(&format!("/Users/{}", id_of(user)));
         assert_eq!(stored["title"], title, "{stored}");
     }
-    assert_eq!(user_names(&app), ["first", "fourth", "second.user", "third"], "the row's spelling is applied");
+    assert_eq!(
+        user_names(&app),
+        ["Second.User", "first", "fourth", "third"],
+        "userName is case-insensitive (RFC 7643 §4.1.1): a row differing only in case renames nobody"
+    );
 }
 
 #[test]
@@ -1265,4 +1272,114 @@ fn a_previews_operations_say_what_a_commit_would_do_a_page_at_a_time() {
     assert_eq!(rest["items"][0]["row"], 4);
     assert_eq!(rest["next_after"], Value::Null);
     assert!(users(&app).is_empty(), "a preview's operations are not written");
+}
+
+/// Commits `preview` from several threads at once, half of them through `other` (a second
+/// server on the same database); returns each commit's status and body.
+fn commit_concurrently(app: &TestApp, other: &TestServer, preview: &Value) -> Vec<(u16, Value)> {
+    const COMMITTERS: usize = 8;
+    let barrier = std::sync::Barrier::new(COMMITTERS);
+    let path = format!("/api/v1/imports/{}/commit", preview["id"].as_str().unwrap());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..COMMITTERS)
+            .map(|i| {
+                let (barrier, path) = (&barrier, &path);
+                let base = if i % 2 == 0 { app.server.base.clone() } else { other.base.clone() };
+                scope.spawn(move || {
+                    let client = reqwest::blocking::Client::new();
+                    barrier.wait();
+                    let response = client.post(format!("{base}{path}")).bearer_auth(&app.token).send().expect("commit");
+                    let status = response.status().as_u16();
+                    (status, response.json::<Value>().unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().expect("committer")).collect()
+    })
+}
+
+#[test]
+fn simultaneous_commits_of_one_preview_on_two_instances_run_it_exactly_once() {
+    let app = TestApp::spawn_with(&[("ROSTER_WORKERS", "4"), ("ROSTER_DB_POOL_SIZE", "8")]);
+    let other =
+        start_server(&app.db, &[("ROSTER_JWT_SECRET", SECRET), ("ROSTER_WORKERS", "4"), ("ROSTER_DB_POOL_SIZE", "8")]);
+    for round in 0..4 {
+        let csv: String = std::iter::once("Email".to_string())
+            .chain((0..5).map(|i| format!("r{round}p{i}@example.org")))
+            .map(|line| line + "\n")
+            .collect();
+        let preview = import(&app, &csv, "?dry_run=true");
+        let outcomes = commit_concurrently(&app, &other, &preview);
+        let (won, lost): (Vec<_>, Vec<_>) = outcomes.iter().partition(|(status, _)| *status == 200);
+        assert_eq!(won.len(), 1, "exactly one commit runs: {outcomes:?}");
+        assert_eq!(won[0].1["status"], "completed", "{outcomes:?}");
+        assert_eq!(counts(&won[0].1), (5, 0, 0, 0), "{outcomes:?}");
+        for (status, body) in lost {
+            assert_eq!(*status, 409, "{outcomes:?}");
+            assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{body}");
+            assert_eq!(body["status"], "409", "{body}");
+            let detail = body["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("only a previewed import can be committed"), "{body}");
+        }
+        let done = get_json(&app, &format!("/api/v1/imports/{}", preview["id"].as_str().unwrap()));
+        assert_eq!((done["status"].as_str(), counts(&done)), (Some("completed"), (5, 0, 0, 0)), "{done}");
+        assert_eq!(done["invitations_queued"], 5, "{done}");
+    }
+    assert_eq!(users(&app).len(), 20);
+    assert_eq!(outbox_recipients(&app.db).len(), 20, "one invitation per person, however many commits were sent");
+}
+
+#[test]
+fn two_emails_claiming_one_username_in_a_file_are_a_conflict_but_a_repeated_email_is_one_user() {
+    let app = TestApp::spawn();
+    let csv = "Email,Username,Job Title\nann@example.org,sam,Clerk\nbo@example.org,Sam,Driver\n\
+               ANN@example.org,sam,Buyer\n";
+    let preview = import(&app, csv, "?dry_run=true");
+    assert_eq!(counts(&preview), (1, 0, 0, 1), "{preview}");
+    assert_eq!(errors(&preview), [(3, "conflict".to_string())]);
+    assert_eq!(warnings(&preview), [(2, "duplicate_in_file".to_string())]);
+    let conflict = &preview["errors"][0];
+    assert_eq!(conflict["column"], "Username", "{conflict}");
+    assert!(conflict["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("sam")), "{conflict}");
+    let message = conflict["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("row 2") && message.contains("\"sam\""),
+        "names the earlier row and the username: {message}"
+    );
+
+    let done: Value = commit(&app, &preview, None).json().unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(counts(&done), (1, 0, 0, 1), "{done}");
+    assert_eq!(errors(&done), [(3, "conflict".to_string())]);
+    assert_eq!(user_names(&app), ["sam"], "bo is not merged into sam");
+    let sam = user_named(&app, "sam");
+    assert_eq!(sam["title"], "Buyer", "the same email repeated: the last row's values");
+    assert_eq!(sam["emails"][0]["value"], "ann@example.org", "{sam}");
+    assert_eq!(outbox_recipients(&app.db), ["ann@example.org"], "one invitation");
+    assert!(get_text(&app, &format!("/api/v1/imports/{}/errors.csv", done["id"].as_str().unwrap()))
+        .contains("bo@example.org"));
+}
+
+#[test]
+fn a_username_differing_only_in_case_is_no_change_and_never_a_conflict_with_its_own_user() {
+    let app = TestApp::spawn();
+    let ann = app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "Ann.Lee", "title": "Buyer",
+        "emails": [{"value": "ann@example.org", "primary": true}]}));
+    let version = app.list(&format!("/Users/{}", id_of(&ann)))["meta"]["version"].clone();
+    for csv in ["Email,Username,Job Title\nann@example.org,ann.lee,Buyer\n", "Username,Job Title\nANN.LEE,Buyer\n"] {
+        let done = import(&app, csv, "");
+        assert_eq!(counts(&done), (0, 0, 1, 0), "{csv}: {done}");
+        assert_eq!(done["errors"], json!([]), "{done}");
+    }
+    assert_eq!(app.list(&format!("/Users/{}", id_of(&ann)))["meta"]["version"], version, "nothing written");
+
+    let preview = import(&app, "Email,Username,Job Title\nann@example.org,ANN.lee,Chief\n", "?dry_run=true");
+    assert_eq!(counts(&preview), (0, 1, 0, 0), "{preview}");
+    let operations = get_json(&app, &format!("/api/v1/imports/{}/operations", preview["id"].as_str().unwrap()));
+    let patch = operations["items"][0]["operations"][0]["data"]["Operations"].to_string();
+    assert!(!patch.contains("userName"), "a case-only difference is not a rename: {patch}");
+    let done: Value = commit(&app, &preview, None).json().unwrap();
+    assert_eq!((done["status"].as_str(), counts(&done)), (Some("completed"), (0, 1, 0, 0)), "{done}");
+    let stored = app.list(&format!("/Users/{}", id_of(&ann)));
+    assert_eq!((&stored["userName"], &stored["title"]), (&json!("Ann.Lee"), &json!("Chief")));
 }

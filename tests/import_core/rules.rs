@@ -551,15 +551,12 @@ fn the_same_person_twice_is_one_user_with_the_last_rows_values() {
     let (deduper, supersessions) = dedupe(&mut rows);
     assert_eq!(
         supersessions,
-        vec![
-            None,
-            None,
-            Some((4, 2, KeyKind::Email)),
-            Some((5, 3, KeyKind::UserName)),
-            None,
-            Some((7, 4, KeyKind::Email)),
-            None
-        ]
+        vec![None, None, Some((4, 2, KeyKind::Email)), None, None, Some((7, 4, KeyKind::Email)), None]
+    );
+    assert_eq!(
+        crate::common::codes(&rows[3]),
+        vec![IssueCode::Conflict],
+        "bob's username given to another email is another person claiming it, not bob again"
     );
     assert_eq!(deduper.people(), 3, "jane, bob and whoever has the external id X-1");
     assert_row(
@@ -588,8 +585,9 @@ fn keys_that_point_at_two_different_people_are_a_conflict() {
         &rows[2],
         &json!({"issues": [{
             "code": "conflict", "severity": "error",
-            "message": "email \"ann@example.com\" is the person of row 2 but username \"bob\" is another person's, \
-                        in row 3; correct one of them"
+            "message": "row 3 gives the username \"bob\" to bob@example.com, and this row gives it to \
+                        ann@example.com; two people cannot share one username, so give one of them a different \
+                        username"
         }]}),
         "conflict",
     );

@@ -391,12 +391,22 @@ impl Importer {
         placement: Option<Placement>,
     ) -> ProvisionResult<(ImportRecord, Placement)> {
         let record = self.provisioner.store().write(|repo| -> ProvisionResult<ImportRecord> {
+            // A guarded UPDATE, not a read then a write: of simultaneous commits, on any instance
+            // and any backend, exactly one finds the import still previewed.
+            let started = repo.change_import_status(tenant, id, ImportStatus::Previewed, ImportStatus::Running)?;
             let mut record = repo.import(tenant, id)?.ok_or_else(|| not_found(id))?;
-            if record.status != ImportStatus::Previewed {
+            if !started {
+                let status = record.status.as_str();
+                let started_elsewhere = if record.status == ImportStatus::Running && record.phase == ImportPhase::Commit
+                {
+                    " (another commit of it has started)"
+                } else {
+                    ""
+                };
                 return Err(ScimError::new(
                     409,
                     None,
-                    format!("import {id} is {}; only a previewed import can be committed", record.status.as_str()),
+                    format!("import {id} is {status}{started_elsewhere}; only a previewed import can be committed"),
                 )
                 .into());
             }
