@@ -54,14 +54,22 @@ fn import_of(base: &str, token: &str, id: &str) -> Value {
 
 /// Polls an import until it leaves `running`, checking on the way that its progress only grows
 /// and never passes its total; returns the last view.
-fn wait_until_done(base: &str, token: &str, id: &str, limit: Duration) -> Value {
+fn wait_until_done(server: &TestServer, token: &str, id: &str, limit: Duration) -> Value {
+    let base = server.base.as_str();
     let deadline = Instant::now() + limit;
     let mut last_processed = 0;
     loop {
         let import = import_of(base, token, id);
         let processed = import["progress"]["processed_rows"].as_u64().expect("processed_rows");
         let total = import["progress"]["total_rows"].as_u64().expect("total_rows");
-        assert!(processed >= last_processed, "progress went back from {last_processed} to {processed}: {import}");
+        if processed < last_processed {
+            let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().filter(|l| !l.contains("method=GET")).collect();
+            panic!(
+                "progress went back from {last_processed} to {processed}: {import}\nserver log (no GETs):\n{}",
+                tail[tail.len().saturating_sub(30)..].join("\n")
+            );
+        }
         assert!(total == 0 || processed <= total, "progress beyond the total: {import}");
         last_processed = processed;
         if import["status"] != "running" {
@@ -118,7 +126,7 @@ fn a_large_file_runs_as_a_background_job_whose_progress_is_reported() {
     assert_eq!(accepted["status"], "running", "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_string();
 
-    let done = wait_until_done(&app.server.base, &app.token, &id, Duration::from_secs(180));
+    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(180));
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["created"], 400);
     assert_eq!(done["progress"]["processed_rows"], 400);
@@ -133,7 +141,7 @@ fn a_large_preview_runs_in_the_background_and_its_commit_writes_every_row() {
     let response = upload(&app.server.base, &app.token, &people_csv(300, "preview"), "?dry_run=true");
     assert_eq!(response.status(), 202);
     let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
-    let previewed = wait_until_done(&app.server.base, &app.token, &id, Duration::from_secs(180));
+    let previewed = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(180));
     assert_eq!(previewed["status"], "previewed", "{previewed}");
     assert_eq!(previewed["created"], 300);
     assert_eq!(user_count(&app), 0, "a preview writes nothing");
@@ -145,7 +153,7 @@ fn a_large_preview_runs_in_the_background_and_its_commit_writes_every_row() {
         .send()
         .unwrap();
     assert_eq!(commit.status(), 202);
-    let committed = wait_until_done(&app.server.base, &app.token, &id, Duration::from_secs(180));
+    let committed = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(180));
     assert_eq!(committed["status"], "completed", "the commit matches its preview: {committed}");
     assert_eq!(committed["created"], 300);
     assert_eq!(user_count(&app), 300);
@@ -172,7 +180,7 @@ fn an_import_whose_instance_is_killed_is_resumed_by_another_and_writes_every_row
     // Two servers ran on the database for a moment; the first is now killed mid-import, and the
     // second (already running) or a fresh one after a restart must finish the job.
     crash(restarted);
-    let done = wait_until_done(&app.server.base, &app.token, &id, Duration::from_secs(300));
+    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
     assert_eq!(done["status"], "completed", "before the crash: {before}\nafter: {done}");
     assert_eq!(done["created"], rows as u64, "every row created once: {done}");
     assert_eq!(done["failed"], 0, "{done}");
@@ -197,7 +205,7 @@ fn a_restarted_server_resumes_the_import_a_killed_one_left_running() {
     app.server.wait_for_exit(Duration::from_secs(10)).expect("the server died");
 
     app.server = start_server(&app.db, &JOB_ENV);
-    let done = wait_until_done(&app.server.base, &app.token, &id, Duration::from_secs(300));
+    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["created"], rows as u64, "{done}");
     assert_counts_add_up(&done);
@@ -217,7 +225,7 @@ fn two_instances_on_one_database_run_each_job_once() {
         ids.push(response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string());
     }
     for id in &ids {
-        let done = wait_until_done(&first.base, &token, id, Duration::from_secs(300));
+        let done = wait_until_done(&first, &token, id, Duration::from_secs(300));
         assert_eq!(done["status"], "completed", "{done}");
         assert_eq!(done["created"], 200, "{done}");
         assert_eq!(done["failed"], 0, "a job run twice would fail its rows as conflicts: {done}");
