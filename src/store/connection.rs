@@ -111,11 +111,9 @@ impl ManageConnection for ConnectionManager {
             Backend::Sqlite => {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
-                // The busy timeout comes first so that switching to WAL waits for other connections;
-                // WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
+                // WAL is set once per file by `open_pool`; foreign keys are off by default in SQLite.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
@@ -141,6 +139,14 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// Opens a pool; fails fast when the database cannot be reached.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
+    if matches!(url.backend, Backend::Sqlite) {
+        // WAL (readers proceed during a write) is a property of the file. Switching needs the file
+        // to itself, so it is done here on one connection: done by each of the pool's connections
+        // as they open together, one of them got "database is locked" on a new file.
+        let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
+        let mut conn = diesel::SqliteConnection::establish(&url.target).map_err(|e| unavailable(&e))?;
+        conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;").map_err(|e| unavailable(&e))?;
+    }
     r2d2::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))

@@ -40,6 +40,11 @@ fn first_start_prints_a_token_and_a_curl_line_that_creates_a_user() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&result.stdout)));
     assert_eq!(created["userName"], "bjensen@example.com");
     let id = id_of(&created);
+    let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+    assert!(!log.contains("ERROR"), "a first start logs no error:\n{log}");
+    if !db.is_postgres() {
+        assert!(db.dir().join("roster.db-wal").exists(), "the SQLite file is in WAL mode");
+    }
 
     // A restart reuses the stored secret: the old token works and the user is still there.
     drop(server);
