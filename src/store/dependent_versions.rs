@@ -15,7 +15,7 @@
 use chrono::Utc;
 
 use super::connection::DbConn;
-use super::repository::{format_timestamp, SqlRepository};
+use super::repository::{format_timestamp, SqlRepository, TextRow};
 use super::sql::Sql;
 use super::StoreResult;
 use crate::tenant::TenantId;
@@ -67,7 +67,7 @@ impl SqlRepository<'_> {
             let mut sql = self.sql();
             sql.push("SELECT id AS value FROM scim_groups WHERE tenant_id = ").bind_text(tenant.as_str());
             sql.push(" AND id = ").bind_text(group_id).push(" FOR UPDATE");
-            sql.first::<IdRow>(&mut self.conn)?;
+            sql.first::<TextRow>(&mut self.conn)?;
         }
         Ok(())
     }
@@ -94,13 +94,6 @@ impl SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM ").push(table).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND id = ").bind_text(id).push(" AND ").push(name_differs).bind_text(name);
-        Ok(sql.first::<IdRow>(&mut self.conn)?.is_some())
+        Ok(sql.first::<TextRow>(&mut self.conn)?.is_some())
     }
-}
-
-#[derive(diesel::QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    #[expect(dead_code, reason = "only whether a row exists matters")]
-    value: String,
 }

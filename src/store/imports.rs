@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
 
-use super::repository::{fold, format_timestamp, parse_timestamp, SqlRepository};
+use super::repository::{fold, format_timestamp, parse_timestamp, SqlRepository, TextRow};
 use super::{MembershipSource, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
 use crate::tenant::TenantId;
@@ -424,12 +424,6 @@ struct IssueRow {
 }
 
 #[derive(QueryableByName)]
-struct TextValue {
-    #[diesel(sql_type = Text)]
-    value: String,
-}
-
-#[derive(QueryableByName)]
 struct CountValue {
     #[diesel(sql_type = BigInt)]
     value: i64,
@@ -573,7 +567,7 @@ impl ImportRepository for SqlRepository<'_> {
         candidates.push("SELECT id AS value FROM imports WHERE status = 'running' AND phase <> 'done'");
         candidates.push(" AND (lease_until IS NULL OR lease_until < ").bind_text(now.as_str());
         candidates.push(") ORDER BY created_at, id LIMIT 5");
-        for candidate in candidates.load::<TextValue>(&mut self.conn)? {
+        for candidate in candidates.load::<TextRow>(&mut self.conn)? {
             let mut claim = self.sql();
             claim.push("UPDATE imports SET lease_owner = ").bind_text(owner);
             claim.push(", lease_until = ").bind_text(format_timestamp(until));
@@ -615,7 +609,7 @@ impl ImportRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT data AS value FROM import_files WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND import_id = ").bind_text(import_id).push(" AND seq = ").bind_int(to_i64(seq));
-        Ok(sql.first::<TextValue>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.first::<TextRow>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn delete_import_file(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()> {
@@ -801,7 +795,7 @@ impl ImportRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT profile AS value FROM import_profiles WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND name = ").bind_text(name);
-        sql.first::<TextValue>(&mut self.conn)?.map(|row| json_of(&row.value)).transpose()
+        sql.first::<TextRow>(&mut self.conn)?.map(|row| json_of(&row.value)).transpose()
     }
 
     fn delete_import_profile(&mut self, tenant: &TenantId, name: &str) -> StoreResult<bool> {
@@ -837,21 +831,21 @@ impl ImportRepository for SqlRepository<'_> {
         let mut sql = self.sql();
         sql.push("SELECT DISTINCT user_id AS value FROM user_emails WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND value_lower = ").bind_text(fold(email)).push(" ORDER BY value");
-        Ok(sql.reuse_prepared().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.reuse_prepared().load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND user_name_lower = ").bind_text(fold(user_name));
-        Ok(sql.reuse_prepared().first::<TextValue>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.reuse_prepared().first::<TextRow>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>> {
         let mut sql = self.sql();
         sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND external_id = ").bind_text(external_id).push(" ORDER BY id");
-        Ok(sql.reuse_prepared().load::<TextValue>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+        Ok(sql.reuse_prepared().load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
     }
 
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>> {

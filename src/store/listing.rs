@@ -12,9 +12,9 @@ use diesel::QueryableByName;
 
 use super::connection::{Backend, DbConn};
 use super::filter_sql::{push_filter, sort_expression, FilterScope, SortExpression, UnknownAttributes};
-use super::repository::{parse_timestamp, table};
+use super::repository::{table, ResourceRow};
 use super::sql::Sql;
-use super::{SortSpec, StoreError, StoreResult, StoredResource};
+use super::{SortSpec, StoreResult, StoredResource};
 use crate::scim::cursor::SortKey;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::schema::{ResourceKind, SchemaRegistry};
@@ -80,16 +80,8 @@ pub struct KeyedPage {
 
 #[derive(QueryableByName)]
 struct KeyedRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    data: String,
-    #[diesel(sql_type = BigInt)]
-    version: i64,
-    #[diesel(sql_type = Text)]
-    created: String,
-    #[diesel(sql_type = Text)]
-    last_modified: String,
+    #[diesel(embed)]
+    resource: ResourceRow,
     #[diesel(sql_type = Nullable<Text>)]
     sort_value: Option<String>,
 }
@@ -102,16 +94,12 @@ struct CountRow {
 
 impl KeyedRow {
     fn into_keyed(self) -> StoreResult<KeyedResource> {
-        let key = SortKey { sort_value: self.sort_value, created: self.created.clone(), id: self.id.clone() };
-        let resource = StoredResource {
-            data: serde_json::from_str(&self.data)
-                .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))?,
-            id: self.id,
-            version: self.version,
-            created: parse_timestamp(&self.created)?,
-            last_modified: parse_timestamp(&self.last_modified)?,
+        let key = SortKey {
+            sort_value: self.sort_value,
+            created: self.resource.created().to_owned(),
+            id: self.resource.id().to_owned(),
         };
-        Ok(KeyedResource { resource, key })
+        Ok(KeyedResource { resource: self.resource.into_resource()?, key })
     }
 }
 

@@ -21,8 +21,9 @@ pub struct SqlRepository<'c> {
     schemas: &'c SchemaRegistry,
 }
 
+/// A stored resource as selected (`id, data, version, created, last_modified`).
 #[derive(QueryableByName)]
-struct ResourceRow {
+pub(super) struct ResourceRow {
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Text)]
@@ -35,10 +36,11 @@ struct ResourceRow {
     last_modified: String,
 }
 
+/// One text column selected `AS value`.
 #[derive(QueryableByName)]
-struct TextRow {
+pub(super) struct TextRow {
     #[diesel(sql_type = Text)]
-    value: String,
+    pub(super) value: String,
 }
 
 #[derive(QueryableByName)]
@@ -89,7 +91,15 @@ pub(super) fn parse_timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
 }
 
 impl ResourceRow {
-    fn into_resource(self) -> StoreResult<StoredResource> {
+    pub(super) fn created(&self) -> &str {
+        &self.created
+    }
+
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(super) fn into_resource(self) -> StoreResult<StoredResource> {
         Ok(StoredResource {
             data: serde_json::from_str(&self.data)
                 .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))?,

@@ -1,9 +1,6 @@
 //! Per-tenant settings (policies an administrator chooses for one tenant), as key/value rows.
 
-use diesel::sql_types::Text;
-use diesel::QueryableByName;
-
-use super::repository::SqlRepository;
+use super::repository::{SqlRepository, TextRow};
 use super::StoreResult;
 use crate::tenant::TenantId;
 
@@ -14,18 +11,12 @@ pub trait TenantSettingsRepository {
     fn put_tenant_setting(&mut self, tenant: &TenantId, key: &str, value: &str) -> StoreResult<()>;
 }
 
-#[derive(QueryableByName)]
-struct ValueRow {
-    #[diesel(sql_type = Text)]
-    value: String,
-}
-
 impl TenantSettingsRepository for SqlRepository<'_> {
     fn tenant_setting(&mut self, tenant: &TenantId, key: &str) -> StoreResult<Option<String>> {
         let mut sql = self.sql();
         sql.push("SELECT value FROM tenant_settings WHERE tenant_id = ").bind_text(tenant.as_str());
         sql.push(" AND key = ").bind_text(key);
-        Ok(sql.reuse_prepared().first::<ValueRow>(&mut self.conn)?.map(|row| row.value))
+        Ok(sql.reuse_prepared().first::<TextRow>(&mut self.conn)?.map(|row| row.value))
     }
 
     fn put_tenant_setting(&mut self, tenant: &TenantId, key: &str, value: &str) -> StoreResult<()> {
