@@ -273,6 +273,73 @@ pub trait ImportRepository {
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>>;
     /// The groups `member_id` belongs to directly, with who made each membership.
     fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>>;
+
+    // Batch forms of the lookups above, for an import batch: one query per batch, not per row.
+    // The defaults loop over the single forms; the SQL store answers each in one statement.
+
+    /// `(email as given, user id)` for every user having one of `emails` (case-insensitive).
+    fn users_with_emails(&mut self, tenant: &TenantId, emails: &[&str]) -> StoreResult<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        for email in emails {
+            found.extend(self.users_with_email(tenant, email)?.into_iter().map(|id| (email.to_string(), id)));
+        }
+        Ok(found)
+    }
+    /// `(userName as given, user id)` for every user whose userName is one of `user_names`
+    /// (case-insensitive).
+    fn users_with_user_names(&mut self, tenant: &TenantId, user_names: &[&str]) -> StoreResult<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        for name in user_names {
+            found.extend(self.user_with_user_name(tenant, name)?.map(|id| (name.to_string(), id)));
+        }
+        Ok(found)
+    }
+    /// `(externalId, user id)` for every user whose externalId is one of `external_ids` (exact).
+    fn users_with_external_ids(
+        &mut self,
+        tenant: &TenantId,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        for external_id in external_ids {
+            found.extend(
+                self.users_with_external_id(tenant, external_id)?.into_iter().map(|id| (external_id.to_string(), id)),
+            );
+        }
+        Ok(found)
+    }
+    /// `(member id, group id, source)` for every direct membership of `member_ids`.
+    fn memberships_of_many(
+        &mut self,
+        tenant: &TenantId,
+        member_ids: &[&str],
+    ) -> StoreResult<Vec<(String, String, MembershipSource)>> {
+        let mut found = Vec::new();
+        for member in member_ids {
+            found.extend(
+                self.memberships_of(tenant, member)?
+                    .into_iter()
+                    .map(|(group, source)| (member.to_string(), group, source)),
+            );
+        }
+        Ok(found)
+    }
+    /// `(user id, first row, action)`: the first row of the import that wrote or matched each of
+    /// `user_ids` that it did.
+    fn import_rows_of_users(
+        &mut self,
+        tenant: &TenantId,
+        import_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<Vec<(String, u64, RowAction)>> {
+        let mut found = Vec::new();
+        for user in user_ids {
+            found.extend(
+                self.import_row_of_user(tenant, import_id, user)?.map(|(row, action)| (user.to_string(), row, action)),
+            );
+        }
+        Ok(found)
+    }
 }
 
 #[derive(QueryableByName)]

@@ -228,6 +228,51 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize>;
     fn members_of(&mut self, tenant: &TenantId, group_ids: &[&str]) -> StoreResult<Vec<MemberEntry>>;
     fn groups_of(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<GroupEntry>>;
+
+    /// The resources among `ids` that exist, in no particular order.
+    fn get_many(&mut self, tenant: &TenantId, kind: ResourceKind, ids: &[&str]) -> StoreResult<Vec<StoredResource>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(self.get(tenant, kind, id)?);
+        }
+        Ok(found)
+    }
+    /// Inserts new resources (an import batch's users; `insert` is the batch of one) and returns
+    /// those stored, in the order given. A resource that a unique index refuses (its id or, for a
+    /// user, its userName is taken) is left out, not an error, so one clash does not undo the
+    /// others.
+    fn insert_many(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        resources: &[(&str, &ResourceWrite)],
+    ) -> StoreResult<Vec<StoredResource>> {
+        let mut stored = Vec::with_capacity(resources.len());
+        for (id, write) in resources {
+            match self.insert(tenant, kind, id, write) {
+                Ok(resource) => stored.push(resource),
+                Err(StoreError::UniqueViolation(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(stored)
+    }
+    /// Adds memberships of several groups at once, skipping those that exist; returns the
+    /// `(group id, member id)` pairs added, so version bumps and operations name only real changes.
+    fn add_memberships(
+        &mut self,
+        tenant: &TenantId,
+        memberships: &[(&str, NewMember)],
+        source: MembershipSource,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let mut added = Vec::new();
+        for (group, member) in memberships {
+            if self.add_members(tenant, group, std::slice::from_ref(member), source)? > 0 {
+                added.push((group.to_string(), member.id.clone()));
+            }
+        }
+        Ok(added)
+    }
 }
 
 /// The database: a connection pool plus the schema registry that filters are translated with.

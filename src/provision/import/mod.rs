@@ -125,6 +125,17 @@ pub trait Inviter: Send + Sync {
         user: &StoredResource,
         option: Option<bool>,
     ) -> ProvisionResult<bool>;
+
+    /// [`Inviter::invite`] for the users an import batch created, in one go; one flag per user.
+    fn invite_many(
+        &self,
+        repo: &mut dyn Repository,
+        tenant: &TenantId,
+        users: &[&StoredResource],
+        option: Option<bool>,
+    ) -> ProvisionResult<Vec<bool>> {
+        users.iter().map(|user| self.invite(repo, tenant, user, option)).collect()
+    }
 }
 
 /// An import and the first of its issues, as the API shows it.
