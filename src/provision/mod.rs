@@ -258,6 +258,17 @@ pub(crate) fn insert_resource(
     Ok(stored)
 }
 
+/// Inserts new resources in one go (an import batch's users) inside the caller's transaction;
+/// those a unique index refuses (a userName taken meanwhile) are left out of the result.
+pub(crate) fn insert_resources(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    resources: &[(&str, &ResourceWrite)],
+) -> ProvisionResult<Vec<StoredResource>> {
+    Ok(repo.insert_many(tenant, kind, resources)?)
+}
+
 /// Applies PATCH operations to `current` and stores the outcome inside the caller's transaction:
 /// the one update path of PATCH, `/Bulk` and the CSV importer (RFC 7644 §3.5.2). Nothing is
 /// written, and the version stays, when the operations change nothing.
