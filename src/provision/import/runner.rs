@@ -86,15 +86,17 @@ impl RowOutcome {
         RowAction::parse(&self.action).unwrap_or(RowAction::Failed)
     }
 
-    fn record(&self) -> ImportRowRecord {
-        ImportRowRecord {
+    /// The row record and the issues to store.
+    fn into_record(self) -> (ImportRowRecord, Vec<RowIssue>) {
+        let record = ImportRowRecord {
             row: self.row,
             action: self.action(),
-            user_id: self.user_id.clone(),
+            user_id: self.user_id,
             matched_version: self.matched_version,
-            operation: self.operation.clone(),
-            cells: self.cells.clone(),
-        }
+            operation: self.operation,
+            cells: self.cells,
+        };
+        (record, self.issues)
     }
 
     fn failed(planned: &PlannedRow, issues: Vec<RowIssue>) -> RowOutcome {
@@ -176,10 +178,10 @@ struct PassState {
 }
 
 /// What a row is once merged with the earlier rows of its person.
-enum Folded {
+enum Folded<'a> {
     /// A later row repeats the person: this one is carried forward, not written.
     Superseded(PlannedRow, u64),
-    Apply(PlannedRow),
+    Apply(std::borrow::Cow<'a, PlannedRow>),
 }
 
 /// Hashes of a row's identity keys (email, username, external id), as the file dedupe uses them.
@@ -198,12 +200,17 @@ fn identity_hashes(keys: &crate::import::MatchKeys) -> Vec<u64> {
 
 /// Merges a row with the carried rows of its person; carries it on when the person appears
 /// again later (known from the scan).
-fn fold_row(context: &PassContext<'_>, state: &mut PassState, planned: PlannedRow) -> Folded {
+fn fold_row<'a>(context: &PassContext<'_>, state: &mut PassState, planned: &'a PlannedRow) -> Folded<'a> {
     if planned.has_errors() || context.repeats.is_empty() {
-        return Folded::Apply(planned);
+        return Folded::Apply(std::borrow::Cow::Borrowed(planned));
     }
-    let mut merged = planned;
-    for hash in identity_hashes(&merged.keys) {
+    let hashes = identity_hashes(&planned.keys);
+    if hashes.iter().all(|hash| !context.repeats.contains_key(hash)) {
+        // Not a person the file names twice (the scan knows them all): nothing to merge or carry.
+        return Folded::Apply(std::borrow::Cow::Borrowed(planned));
+    }
+    let mut merged = planned.clone();
+    for hash in hashes {
         if let Some(earlier) = state.carried.remove(&hash) {
             for other in identity_hashes(&earlier.keys) {
                 state.carried.remove(&other);
@@ -220,7 +227,7 @@ fn fold_row(context: &PassContext<'_>, state: &mut PassState, planned: PlannedRo
             }
             Folded::Superseded(merged, last)
         }
-        _ => Folded::Apply(merged),
+        _ => Folded::Apply(std::borrow::Cow::Owned(merged)),
     }
 }
 
@@ -713,10 +720,10 @@ impl Importer {
                 if batch.is_empty() {
                     break;
                 }
-                for outcome in run_batch(repo, &context, &mut state, &batch)? {
-                    count(&mut counts, &outcome);
-                    spool.push(&outcome)?;
-                }
+                run_batch(repo, &context, &mut state, &batch, &mut |outcome| {
+                    count(&mut counts, outcome);
+                    spool.push(outcome)
+                })?;
                 live.advance(batch.len() as u64);
                 progress(live.processed(), scan.rows);
             }
@@ -759,7 +766,7 @@ impl Importer {
         for done in (&mut rows).take(record.processed_rows as usize) {
             let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
             if context.selection.is_none_or(|selection| selection.contains(&done.row)) {
-                fold_row(&context, &mut state, done);
+                fold_row(&context, &mut state, &done);
             }
         }
         loop {
@@ -777,9 +784,10 @@ impl Importer {
                         insert_file_warnings(repo, &context, &scan.warnings)?;
                     }
                     let mut next = record.clone();
-                    for outcome in run_batch(repo, &context, &mut state, &batch)? {
-                        count(&mut next.counts, &outcome);
-                    }
+                    run_batch(repo, &context, &mut state, &batch, &mut |outcome| {
+                        count(&mut next.counts, outcome);
+                        Ok(())
+                    })?;
                     next.processed_rows += batch.len() as u64;
                     next.updated_at = Utc::now();
                     next.lease_until = Some(next.updated_at + lease_delta(self.settings.import_lease));
@@ -841,7 +849,7 @@ impl Importer {
                 if !repo.renew_import_lease(tenant, id, owner, Utc::now() + lease_delta(self.settings.import_lease))? {
                     return Err(JobError::LeaseLost);
                 }
-                record_outcomes(repo, tenant, id, &batch)
+                record_outcomes(repo, tenant, id, batch.clone())
             })?;
         }
     }
@@ -983,26 +991,33 @@ fn record_outcomes(
     repo: &mut dyn Repository,
     tenant: &TenantId,
     id: &str,
-    outcomes: &[RowOutcome],
+    outcomes: Vec<RowOutcome>,
 ) -> Result<(), JobError> {
-    let records: Vec<ImportRowRecord> = outcomes.iter().map(RowOutcome::record).collect();
+    let mut records = Vec::with_capacity(outcomes.len());
+    let mut issues: Vec<(u64, RowIssue)> = Vec::new();
+    for outcome in outcomes {
+        let (record, row_issues) = outcome.into_record();
+        records.push(record);
+        issues.extend(row_issues.into_iter().enumerate().map(|(i, issue)| (i as u64, issue)));
+    }
     repo.insert_import_rows(tenant, id, &records)?;
-    let issues: Vec<(u64, RowIssue)> = outcomes
-        .iter()
-        .flat_map(|o| o.issues.iter().cloned().enumerate().map(|(i, issue)| (i as u64, issue)))
-        .collect();
     repo.insert_import_issues(tenant, id, &issues)?;
     Ok(())
 }
 
-/// Runs one batch of rows and records their outcomes in `import_rows` (in the same transaction).
+/// Runs one batch of rows, shows each outcome to `note`, then records them in `import_rows` (in
+/// the same transaction).
 fn run_batch(
     repo: &mut dyn Repository,
     context: &PassContext<'_>,
     state: &mut PassState,
     batch: &[PlannedRow],
-) -> Result<Vec<RowOutcome>, JobError> {
+    note: &mut dyn FnMut(&RowOutcome) -> ProvisionResult<()>,
+) -> Result<(), JobError> {
     let outcomes = batch::evaluate_batch(repo, context, state, batch)?;
+    for outcome in &outcomes {
+        note(outcome)?;
+    }
     if context.rolled_back {
         let slim: Vec<ImportRowRecord> = outcomes
             .iter()
@@ -1017,7 +1032,7 @@ fn run_batch(
             .collect();
         repo.insert_import_rows(context.tenant, context.import_id, &slim)?;
     } else {
-        record_outcomes(repo, context.tenant, context.import_id, &outcomes)?;
+        record_outcomes(repo, context.tenant, context.import_id, outcomes)?;
     }
-    Ok(outcomes)
+    Ok(())
 }

@@ -37,8 +37,8 @@ pub(super) fn evaluate_batch(
     let mut steps = Vec::with_capacity(batch.len());
     for planned in batch {
         let selected = context.selection.is_none_or(|selection| selection.contains(&planned.row));
-        steps.push(match selected.then(|| fold_row(context, state, planned.clone())) {
-            None => Step::Skip(planned.clone()),
+        steps.push(match selected.then(|| fold_row(context, state, planned)) {
+            None => Step::Skip(planned),
             Some(Folded::Apply(planned)) => Step::Apply(planned),
             Some(Folded::Superseded(planned, last)) => Step::Done(superseded(&planned, last)),
         });
@@ -46,7 +46,7 @@ pub(super) fn evaluate_batch(
     let applied: Vec<&PlannedRow> = steps
         .iter()
         .filter_map(|step| match step {
-            Step::Apply(planned) if !planned.has_errors() => Some(planned),
+            Step::Apply(planned) if !planned.has_errors() => Some(planned.as_ref()),
             _ => None,
         })
         .collect();
@@ -59,8 +59,8 @@ pub(super) fn evaluate_batch(
     for step in steps {
         let outcome = match step {
             Step::Done(outcome) => Some(outcome),
-            Step::Skip(planned) if planned.has_errors() => Some(RowOutcome::failed(&planned, planned.issues.clone())),
-            Step::Skip(planned) => Some(skipped(&planned)),
+            Step::Skip(planned) if planned.has_errors() => Some(RowOutcome::failed(planned, planned.issues.clone())),
+            Step::Skip(planned) => Some(skipped(planned)),
             Step::Apply(planned) => process_row(repo, context, state, &mut run, &planned)?,
         };
         run.outcomes.push(outcome);
@@ -74,11 +74,11 @@ pub(super) fn evaluate_batch(
 }
 
 /// What a row of the batch is, before the batch's lookups.
-enum Step {
+enum Step<'a> {
     Done(RowOutcome),
     /// Not among the selected rows of a commit.
-    Skip(PlannedRow),
-    Apply(PlannedRow),
+    Skip(&'a PlannedRow),
+    Apply(std::borrow::Cow<'a, PlannedRow>),
 }
 
 /// A batch while it runs: its lookups, the new users held back, and the rows' outcomes (`None`
