@@ -14,6 +14,8 @@ mod outbox;
 mod repository;
 mod sql;
 mod tenant_settings;
+#[cfg(test)]
+mod test_databases;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
