@@ -329,7 +329,7 @@ mod store_tests {
             assert_eq!(stored.len(), n);
             assert_eq!(count(&statements, "INSERT INTO scim_users"), 2, "{:#?}", starts(&statements));
             assert_eq!(count(&statements, "INSERT INTO user_emails"), 2);
-            assert_eq!(statements.len(), if postgres { 6 } else { 4 }, "{:#?}", starts(&statements));
+            assert_eq!(statements.len(), 4, "{:#?}", starts(&statements));
 
             let emails: Vec<String> = (0..n).map(|i| format!("USER{i}@x.org")).collect();
             let emails: Vec<&str> = emails.iter().map(String::as_str).collect();

@@ -237,9 +237,10 @@ impl<'c> SqlRepository<'c> {
         Ok(())
     }
 
-    /// `INSERT INTO <table> ... VALUES <one row per resource> ON CONFLICT DO NOTHING RETURNING id`:
+    /// `INSERT INTO <table> ... VALUES <one row per resource> ON CONFLICT DO NOTHING RETURNING <row>`:
     /// a row that any unique index refuses (the id, a user's `(tenant, userName)`) is skipped,
-    /// without an error that would abort PostgreSQL's transaction.
+    /// without an error that would abort PostgreSQL's transaction. The rows come back as a read
+    /// returns them (jsonb reorders keys; timestamps at stored precision).
     fn insert_resources(
         &self,
         tenant: &TenantId,
@@ -280,7 +281,8 @@ impl<'c> SqlRepository<'c> {
             }
             sql.push(", 1, ").bind_text(now).push(", ").bind_text(now).push(")");
         }
-        sql.push(" ON CONFLICT DO NOTHING RETURNING id AS value");
+        sql.push(" ON CONFLICT DO NOTHING RETURNING id, ").json_column("data");
+        sql.push(" AS data, version, created, last_modified");
         if insert_keeps_prepared(resources.len()) {
             sql.reuse_prepared();
         }
@@ -408,39 +410,20 @@ impl Repository for SqlRepository<'_> {
         let offered: Vec<(&str, &ResourceWrite)> =
             resources.iter().copied().filter(|(id, _)| offered_ids.insert(*id)).collect();
         let now = format_timestamp(Utc::now());
-        let mut inserted = HashSet::new();
+        let mut inserted = HashMap::new();
         for chunk in offered.chunks(CHUNK) {
             let sql = self.insert_resources(tenant, kind, chunk, &now);
-            inserted.extend(sql.load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value));
+            for row in sql.load::<ResourceRow>(&mut self.conn)? {
+                let resource = row.into_resource()?;
+                inserted.insert(resource.id.clone(), resource);
+            }
         }
-        let stored: Vec<(&str, &ResourceWrite)> =
-            offered.into_iter().filter(|(id, _)| inserted.contains(*id)).collect();
         if kind == ResourceKind::User {
-            self.insert_emails(tenant, &stored)?;
+            let users: Vec<(&str, &ResourceWrite)> =
+                offered.iter().copied().filter(|(id, _)| inserted.contains_key(*id)).collect();
+            self.insert_emails(tenant, &users)?;
         }
-        match self.backend() {
-            // Exactly what was written, as a read would return it (timestamps at stored precision).
-            Backend::Sqlite => {
-                let at = parse_timestamp(&now)?;
-                Ok(stored
-                    .into_iter()
-                    .map(|(id, write)| StoredResource {
-                        id: id.to_string(),
-                        data: write.data.clone(),
-                        version: 1,
-                        created: at,
-                        last_modified: at,
-                    })
-                    .collect())
-            }
-            // jsonb reorders object keys: read back what a later GET will show.
-            Backend::Postgres => {
-                let ids: Vec<&str> = stored.iter().map(|(id, _)| *id).collect();
-                let mut read: HashMap<String, StoredResource> =
-                    self.get_many(tenant, kind, &ids)?.into_iter().map(|r| (r.id.clone(), r)).collect();
-                ids.iter().map(|id| read.remove(*id).ok_or(StoreError::NotFound)).collect()
-            }
-        }
+        Ok(offered.iter().filter_map(|(id, _)| inserted.remove(*id)).collect())
     }
 
     fn update(
