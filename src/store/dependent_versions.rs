@@ -14,6 +14,7 @@
 
 use chrono::Utc;
 
+use super::batches::distinct_chunks;
 use super::connection::DbConn;
 use super::repository::{format_timestamp, SqlRepository, TextRow};
 use super::sql::Sql;
@@ -31,14 +32,14 @@ impl SqlRepository<'_> {
         sql
     }
 
-    /// The users among `member_ids` joined or left a group: their `groups` changed.
+    /// The users among `member_ids` joined or left a group: their `groups` changed. Each user is
+    /// bumped once however often it is named, in one statement per [`CHUNK`](super::batches::CHUNK) users.
     pub(super) fn bump_users(&mut self, tenant: &TenantId, member_ids: &[&str]) -> StoreResult<()> {
-        if member_ids.is_empty() {
-            return Ok(());
+        for chunk in distinct_chunks(member_ids.iter().copied()) {
+            let mut sql = self.bump_versions_where_id_in("scim_users", tenant);
+            sql.bind_padded_list(&chunk).push(")");
+            sql.execute(&mut self.conn)?;
         }
-        let mut sql = self.bump_versions_where_id_in("scim_users", tenant);
-        sql.bind_list(member_ids.iter().copied()).push(")");
-        sql.execute(&mut self.conn)?;
         Ok(())
     }
 
@@ -63,11 +64,19 @@ impl SqlRepository<'_> {
     /// Takes the group's row lock (PostgreSQL; SQLite writers hold the whole database), before
     /// any user row a membership change touches.
     pub(super) fn lock_group(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<()> {
+        self.lock_groups(tenant, &[group_id])
+    }
+
+    /// Takes the row locks of `sorted_group_ids`, in id order so that two writers locking
+    /// overlapping sets of groups queue instead of deadlocking.
+    pub(super) fn lock_groups(&mut self, tenant: &TenantId, sorted_group_ids: &[&str]) -> StoreResult<()> {
         if matches!(self.conn, DbConn::Postgres(_)) {
-            let mut sql = self.sql();
-            sql.push("SELECT id AS value FROM scim_groups WHERE tenant_id = ").bind_text(tenant.as_str());
-            sql.push(" AND id = ").bind_text(group_id).push(" FOR UPDATE");
-            sql.first::<TextRow>(&mut self.conn)?;
+            for chunk in distinct_chunks(sorted_group_ids.iter().copied()) {
+                let mut sql = self.sql();
+                sql.push("SELECT id AS value FROM scim_groups WHERE tenant_id = ").bind_text(tenant.as_str());
+                sql.push(" AND id IN (").bind_padded_list(&chunk).push(") ORDER BY id FOR UPDATE");
+                sql.load::<TextRow>(&mut self.conn)?;
+            }
         }
         Ok(())
     }

@@ -12,7 +12,11 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
 
-use super::repository::{fold, format_timestamp, parse_timestamp, SqlRepository, TextRow};
+use std::collections::{HashMap, HashSet};
+
+use super::batches::distinct_chunks;
+use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
+use super::sql::Sql;
 use super::{MembershipSource, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
 use crate::tenant::TenantId;
@@ -251,7 +255,9 @@ pub trait ImportRepository {
         tenant: &TenantId,
         import_id: &str,
         user_id: &str,
-    ) -> StoreResult<Option<(u64, RowAction)>>;
+    ) -> StoreResult<Option<(u64, RowAction)>> {
+        Ok(self.import_rows_of_users(tenant, import_id, &[user_id])?.pop().map(|(_, row, action)| (row, action)))
+    }
 
     /// Saves a profile; true when it is new.
     fn put_import_profile(&mut self, tenant: &TenantId, name: &str, profile: &Value) -> StoreResult<bool>;
@@ -259,71 +265,54 @@ pub trait ImportRepository {
     fn delete_import_profile(&mut self, tenant: &TenantId, name: &str) -> StoreResult<bool>;
     fn list_import_profiles(&mut self, tenant: &TenantId) -> StoreResult<Vec<(String, Value)>>;
 
-    /// Users with this email address among their emails (compared case-insensitively).
     /// A value that changes whenever a user or group of the tenant is created, changed or
     /// deleted: their counts, the sums of their versions (every write adds one) and their latest
     /// modification times.
     fn tenant_fingerprint(&mut self, tenant: &TenantId) -> StoreResult<String>;
-    fn users_with_email(&mut self, tenant: &TenantId, email: &str) -> StoreResult<Vec<String>>;
+    /// Users with this email address among their emails (compared case-insensitively).
+    fn users_with_email(&mut self, tenant: &TenantId, email: &str) -> StoreResult<Vec<String>> {
+        Ok(self.users_with_emails(tenant, &[email])?.into_iter().map(|(_, id)| id).collect())
+    }
     /// The user with this userName (compared case-insensitively, RFC 7643 §4.1.1).
-    fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>>;
+    fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>> {
+        Ok(self.users_with_user_names(tenant, &[user_name])?.pop().map(|(_, id)| id))
+    }
     /// Users with this externalId (case-exact, RFC 7643 §3.1).
-    fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>>;
+    fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>> {
+        Ok(self.users_with_external_ids(tenant, &[external_id])?.into_iter().map(|(_, id)| id).collect())
+    }
     /// Groups whose displayName equals `name` case-insensitively: (id, displayName).
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>>;
     /// The groups `member_id` belongs to directly, with who made each membership.
-    fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>>;
+    fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>> {
+        Ok(self
+            .memberships_of_many(tenant, &[member_id])?
+            .into_iter()
+            .map(|(_, group, source)| (group, source))
+            .collect())
+    }
 
-    // Batch forms of the lookups above, for an import batch: one query per batch, not per row.
-    // The defaults loop over the single forms; the SQL store answers each in one statement.
+    // Batch forms of the lookups above, for an import batch: one statement per batch (per chunk of
+    // values), not per row; the single forms are their batches of one. Each answers in the order
+    // of its input, a value given twice once, several matches of one value in id order.
 
     /// `(email as given, user id)` for every user having one of `emails` (case-insensitive).
-    fn users_with_emails(&mut self, tenant: &TenantId, emails: &[&str]) -> StoreResult<Vec<(String, String)>> {
-        let mut found = Vec::new();
-        for email in emails {
-            found.extend(self.users_with_email(tenant, email)?.into_iter().map(|id| (email.to_string(), id)));
-        }
-        Ok(found)
-    }
+    fn users_with_emails(&mut self, tenant: &TenantId, emails: &[&str]) -> StoreResult<Vec<(String, String)>>;
     /// `(userName as given, user id)` for every user whose userName is one of `user_names`
     /// (case-insensitive).
-    fn users_with_user_names(&mut self, tenant: &TenantId, user_names: &[&str]) -> StoreResult<Vec<(String, String)>> {
-        let mut found = Vec::new();
-        for name in user_names {
-            found.extend(self.user_with_user_name(tenant, name)?.map(|id| (name.to_string(), id)));
-        }
-        Ok(found)
-    }
+    fn users_with_user_names(&mut self, tenant: &TenantId, user_names: &[&str]) -> StoreResult<Vec<(String, String)>>;
     /// `(externalId, user id)` for every user whose externalId is one of `external_ids` (exact).
     fn users_with_external_ids(
         &mut self,
         tenant: &TenantId,
         external_ids: &[&str],
-    ) -> StoreResult<Vec<(String, String)>> {
-        let mut found = Vec::new();
-        for external_id in external_ids {
-            found.extend(
-                self.users_with_external_id(tenant, external_id)?.into_iter().map(|id| (external_id.to_string(), id)),
-            );
-        }
-        Ok(found)
-    }
+    ) -> StoreResult<Vec<(String, String)>>;
     /// `(member id, group id, source)` for every direct membership of `member_ids`.
     fn memberships_of_many(
         &mut self,
         tenant: &TenantId,
         member_ids: &[&str],
-    ) -> StoreResult<Vec<(String, String, MembershipSource)>> {
-        let mut found = Vec::new();
-        for member in member_ids {
-            found.extend(
-                self.memberships_of(tenant, member)?
-                    .into_iter()
-                    .map(|(group, source)| (member.to_string(), group, source)),
-            );
-        }
-        Ok(found)
-    }
+    ) -> StoreResult<Vec<(String, String, MembershipSource)>>;
     /// `(user id, first row, action)`: the first row of the import that wrote or matched each of
     /// `user_ids` that it did.
     fn import_rows_of_users(
@@ -331,15 +320,7 @@ pub trait ImportRepository {
         tenant: &TenantId,
         import_id: &str,
         user_ids: &[&str],
-    ) -> StoreResult<Vec<(String, u64, RowAction)>> {
-        let mut found = Vec::new();
-        for user in user_ids {
-            found.extend(
-                self.import_row_of_user(tenant, import_id, user)?.map(|(row, action)| (user.to_string(), row, action)),
-            );
-        }
-        Ok(found)
-    }
+    ) -> StoreResult<Vec<(String, u64, RowAction)>>;
 }
 
 #[derive(QueryableByName)]
@@ -498,6 +479,8 @@ struct CountValue {
 
 #[derive(QueryableByName)]
 struct RowOfUser {
+    #[diesel(sql_type = Text)]
+    name: String,
     #[diesel(sql_type = BigInt)]
     value: i64,
     #[diesel(sql_type = Text)]
@@ -505,11 +488,46 @@ struct RowOfUser {
 }
 
 #[derive(QueryableByName)]
-struct NamedText {
+struct MembershipRow {
     #[diesel(sql_type = Text)]
-    name: String,
+    member_id: String,
     #[diesel(sql_type = Text)]
-    value: String,
+    group_id: String,
+    #[diesel(sql_type = Text)]
+    source: String,
+}
+
+/// `answer` for each distinct value of `given`, in the order given: how the batch lookups answer.
+fn in_input_order<'a, T>(given: &[&'a str], answer: impl FnMut(&'a str) -> Option<T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    given.iter().copied().filter(|value| seen.insert(*value)).filter_map(answer).collect()
+}
+
+/// `(value as given, user id)` for each user that each distinct value of `given` matches.
+fn matches_as_given<'m>(given: &[&str], users_of: impl Fn(&str) -> Option<&'m Vec<String>>) -> Vec<(String, String)> {
+    in_input_order(given, |value| users_of(value).map(|ids| ids.iter().map(|id| (value.to_string(), id.clone()))))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+impl SqlRepository<'_> {
+    /// Runs `lookup` (`SELECT <key> AS name, <user id> AS value ... IN (<chunk>)`) over the
+    /// distinct `keys`, one statement per chunk: the users each key matches, in id order.
+    fn users_by(
+        &mut self,
+        keys: &[String],
+        lookup: impl Fn(&Self, &[&str]) -> Sql,
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let mut users: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in distinct_chunks(keys.iter().map(String::as_str)) {
+            for row in lookup(self, &chunk).load::<NamedText>(&mut self.conn)? {
+                users.entry(row.name).or_default().push(row.value);
+            }
+        }
+        users.values_mut().for_each(|ids| ids.sort_unstable());
+        Ok(users)
+    }
 }
 
 fn severity_text(severity: Severity) -> &'static str {
@@ -830,20 +848,29 @@ impl ImportRepository for SqlRepository<'_> {
         Ok(sql.first::<CountValue>(&mut self.conn)?.map_or(0, |c| to_u64(c.value)))
     }
 
-    fn import_row_of_user(
+    fn import_rows_of_users(
         &mut self,
         tenant: &TenantId,
         import_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<(u64, RowAction)>> {
-        let mut sql = self.sql();
-        sql.push("SELECT row_number AS value, action FROM import_rows WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND import_id = ").bind_text(import_id).push(" AND user_id = ").bind_text(user_id);
-        sql.push(" ORDER BY row_number LIMIT 1");
-        sql.reuse_prepared()
-            .first::<RowOfUser>(&mut self.conn)?
-            .map(|r| Ok((to_u64(r.value), RowAction::parse(&r.action)?)))
-            .transpose()
+        user_ids: &[&str],
+    ) -> StoreResult<Vec<(String, u64, RowAction)>> {
+        let mut firsts = HashMap::new();
+        for chunk in distinct_chunks(user_ids.iter().copied()) {
+            // Each user's first row by the (import_id, user_id) index, then its action by the key.
+            let mut sql = self.sql();
+            sql.push(
+                "SELECT f.user_id AS name, f.first_row AS value, r.action FROM (SELECT user_id, \
+                 MIN(row_number) AS first_row FROM import_rows WHERE tenant_id = ",
+            );
+            sql.bind_text(tenant.as_str()).push(" AND import_id = ").bind_text(import_id);
+            sql.push(" AND user_id IN (").bind_padded_list(&chunk).push(") GROUP BY user_id) f");
+            sql.push(" JOIN import_rows r ON r.import_id = ").bind_text(import_id);
+            sql.push(" AND r.row_number = f.first_row");
+            for first in sql.load::<RowOfUser>(&mut self.conn)? {
+                firsts.insert(first.name, (to_u64(first.value), RowAction::parse(&first.action)?));
+            }
+        }
+        Ok(in_input_order(user_ids, |user| firsts.get(user).map(|&(row, action)| (user.to_string(), row, action))))
     }
 
     fn put_import_profile(&mut self, tenant: &TenantId, name: &str, profile: &Value) -> StoreResult<bool> {
@@ -894,25 +921,41 @@ impl ImportRepository for SqlRepository<'_> {
         Ok(parts.join(";"))
     }
 
-    fn users_with_email(&mut self, tenant: &TenantId, email: &str) -> StoreResult<Vec<String>> {
-        let mut sql = self.sql();
-        sql.push("SELECT DISTINCT user_id AS value FROM user_emails WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND value_lower = ").bind_text(fold(email)).push(" ORDER BY value");
-        Ok(sql.reuse_prepared().load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+    fn users_with_emails(&mut self, tenant: &TenantId, emails: &[&str]) -> StoreResult<Vec<(String, String)>> {
+        let folded: Vec<String> = emails.iter().map(|email| fold(email)).collect();
+        let users = self.users_by(&folded, |this, chunk| {
+            let mut sql = this.sql();
+            sql.push("SELECT DISTINCT value_lower AS name, user_id AS value FROM user_emails WHERE tenant_id = ");
+            sql.bind_text(tenant.as_str()).push(" AND value_lower IN (").bind_padded_list(chunk).push(")");
+            sql
+        })?;
+        Ok(matches_as_given(emails, |email| users.get(&fold(email))))
     }
 
-    fn user_with_user_name(&mut self, tenant: &TenantId, user_name: &str) -> StoreResult<Option<String>> {
-        let mut sql = self.sql();
-        sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND user_name_lower = ").bind_text(fold(user_name));
-        Ok(sql.reuse_prepared().first::<TextRow>(&mut self.conn)?.map(|row| row.value))
+    fn users_with_user_names(&mut self, tenant: &TenantId, user_names: &[&str]) -> StoreResult<Vec<(String, String)>> {
+        let folded: Vec<String> = user_names.iter().map(|name| fold(name)).collect();
+        let users = self.users_by(&folded, |this, chunk| {
+            let mut sql = this.sql();
+            sql.push("SELECT user_name_lower AS name, id AS value FROM scim_users WHERE tenant_id = ");
+            sql.bind_text(tenant.as_str()).push(" AND user_name_lower IN (").bind_padded_list(chunk).push(")");
+            sql
+        })?;
+        Ok(matches_as_given(user_names, |name| users.get(&fold(name))))
     }
 
-    fn users_with_external_id(&mut self, tenant: &TenantId, external_id: &str) -> StoreResult<Vec<String>> {
-        let mut sql = self.sql();
-        sql.push("SELECT id AS value FROM scim_users WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND external_id = ").bind_text(external_id).push(" ORDER BY id");
-        Ok(sql.reuse_prepared().load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value).collect())
+    fn users_with_external_ids(
+        &mut self,
+        tenant: &TenantId,
+        external_ids: &[&str],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let exact: Vec<String> = external_ids.iter().map(|id| id.to_string()).collect();
+        let users = self.users_by(&exact, |this, chunk| {
+            let mut sql = this.sql();
+            sql.push("SELECT external_id AS name, id AS value FROM scim_users WHERE tenant_id = ");
+            sql.bind_text(tenant.as_str()).push(" AND external_id IN (").bind_padded_list(chunk).push(")");
+            sql
+        })?;
+        Ok(matches_as_given(external_ids, |id| users.get(id)))
     }
 
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>> {
@@ -928,21 +971,30 @@ impl ImportRepository for SqlRepository<'_> {
             .collect())
     }
 
-    fn memberships_of(&mut self, tenant: &TenantId, member_id: &str) -> StoreResult<Vec<(String, MembershipSource)>> {
-        let mut sql = self.sql();
-        sql.push("SELECT group_id AS name, source AS value FROM memberships WHERE tenant_id = ");
-        sql.bind_text(tenant.as_str()).push(" AND member_id = ").bind_text(member_id).push(" ORDER BY group_id");
-        Ok(sql
-            .reuse_prepared()
-            .load::<NamedText>(&mut self.conn)?
-            .into_iter()
-            .map(|row| {
-                let source = if row.value == MembershipSource::Import.as_str() {
+    fn memberships_of_many(
+        &mut self,
+        tenant: &TenantId,
+        member_ids: &[&str],
+    ) -> StoreResult<Vec<(String, String, MembershipSource)>> {
+        let mut groups: HashMap<String, Vec<(String, MembershipSource)>> = HashMap::new();
+        for chunk in distinct_chunks(member_ids.iter().copied()) {
+            let mut sql = self.sql();
+            sql.push("SELECT member_id, group_id, source FROM memberships WHERE tenant_id = ");
+            sql.bind_text(tenant.as_str()).push(" AND member_id IN (").bind_padded_list(&chunk).push(")");
+            sql.push(" ORDER BY member_id, group_id");
+            for row in sql.load::<MembershipRow>(&mut self.conn)? {
+                let source = if row.source == MembershipSource::Import.as_str() {
                     MembershipSource::Import
                 } else {
                     MembershipSource::Scim
                 };
-                (row.name, source)
+                groups.entry(row.member_id).or_default().push((row.group_id, source));
+            }
+        }
+        Ok(in_input_order(member_ids, |member| groups.remove(member).map(|found| (member, found)))
+            .into_iter()
+            .flat_map(|(member, found)| {
+                found.into_iter().map(move |(group, source)| (member.to_string(), group, source))
             })
             .collect())
     }

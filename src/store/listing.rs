@@ -351,15 +351,12 @@ fn clamp(n: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use diesel::connection::SimpleConnection;
-    use diesel::Connection;
 
     use super::*;
     use crate::scim::filter::{parse_attr_path, parse_filter};
     use crate::store::connection::AnyConnection;
-    use crate::store::{DatabaseUrl, Store};
+    use crate::store::{test_databases, Store};
 
     #[derive(QueryableByName)]
     struct SqlitePlanRow {
@@ -497,37 +494,15 @@ mod tests {
 
     #[test]
     fn common_lookups_and_cursor_pages_use_indexes_on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&dir.path().join("plan.db").to_string_lossy());
-        let store = Store::open(&url, 1, Arc::new(SchemaRegistry::standard())).unwrap();
-        assert_lookups_use_indexes(&store);
-    }
-
-    struct TemporaryDatabase {
-        admin: diesel::PgConnection,
-        name: String,
-    }
-
-    impl Drop for TemporaryDatabase {
-        fn drop(&mut self) {
-            let _ = self.admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
+        assert_lookups_use_indexes(&test_databases::sqlite().store);
     }
 
     /// Runs when `ROSTER_TEST_DATABASE_URL` names a PostgreSQL server (as for the API tests), on a
     /// fresh, analyzed database.
     #[test]
     fn common_lookups_and_cursor_pages_use_indexes_on_postgres() {
-        let Some(server) = std::env::var("ROSTER_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-            return;
-        };
-        let name = format!("roster_plan_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(&server).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let _dropped_at_end = TemporaryDatabase { admin, name: name.clone() };
-        let (prefix, _) = server.rsplit_once('/').unwrap();
-        let url = DatabaseUrl::parse(&format!("{prefix}/{name}"));
-        let store = Store::open(&url, 1, Arc::new(SchemaRegistry::standard())).unwrap();
-        assert_lookups_use_indexes(&store);
+        if let Some(postgres) = test_databases::postgres() {
+            assert_lookups_use_indexes(&postgres.store);
+        }
     }
 }

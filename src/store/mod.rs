@@ -5,6 +5,7 @@
 //! (so no caller can forget to keep them in step); memberships live in their own table and
 //! change through set operations.
 
+mod batches;
 mod connection;
 mod dependent_versions;
 mod filter_sql;
@@ -14,6 +15,8 @@ mod outbox;
 mod repository;
 mod sql;
 mod tenant_settings;
+#[cfg(test)]
+mod test_databases;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -185,14 +188,22 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
     fn revoke_token(&mut self, jti: &str) -> StoreResult<bool>;
     fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
 
-    fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>>;
+    fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
+        Ok(self.get_many(tenant, kind, &[id])?.pop())
+    }
+    /// Inserts one resource: the batch of one of [`Repository::insert_many`], so a taken id or
+    /// userName is a [`StoreError::UniqueViolation`] (RFC 7644 §3.3: 409 `uniqueness`).
     fn insert(
         &mut self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
         write: &ResourceWrite,
-    ) -> StoreResult<StoredResource>;
+    ) -> StoreResult<StoredResource> {
+        self.insert_many(tenant, kind, &[(id, write)])?
+            .pop()
+            .ok_or_else(|| StoreError::UniqueViolation(format!("the id or a unique value of {id} is taken")))
+    }
     /// Replaces a resource if it is still at `expected_version` (optimistic concurrency).
     fn update(
         &mut self,
@@ -216,63 +227,47 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
 
     /// Which of `ids` exist in the tenant, and as what.
     fn resolve_members(&mut self, tenant: &TenantId, ids: &[String]) -> StoreResult<Vec<NewMember>>;
-    /// Adds members that are not members yet; returns how many rows were added.
+    /// Adds members that are not members yet; returns how many rows were added. The group's
+    /// share of [`Repository::add_memberships`].
     fn add_members(
         &mut self,
         tenant: &TenantId,
         group_id: &str,
         members: &[NewMember],
         source: MembershipSource,
-    ) -> StoreResult<usize>;
+    ) -> StoreResult<usize> {
+        let memberships: Vec<(&str, NewMember)> = members.iter().map(|m| (group_id, m.clone())).collect();
+        Ok(self.add_memberships(tenant, &memberships, source)?.len())
+    }
     fn remove_members(&mut self, tenant: &TenantId, group_id: &str, member_ids: &[String]) -> StoreResult<usize>;
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize>;
     fn members_of(&mut self, tenant: &TenantId, group_ids: &[&str]) -> StoreResult<Vec<MemberEntry>>;
     fn groups_of(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<GroupEntry>>;
 
     /// The resources among `ids` that exist, in no particular order.
-    fn get_many(&mut self, tenant: &TenantId, kind: ResourceKind, ids: &[&str]) -> StoreResult<Vec<StoredResource>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            found.extend(self.get(tenant, kind, id)?);
-        }
-        Ok(found)
-    }
+    fn get_many(&mut self, tenant: &TenantId, kind: ResourceKind, ids: &[&str]) -> StoreResult<Vec<StoredResource>>;
     /// Inserts new resources (an import batch's users; `insert` is the batch of one) and returns
     /// those stored, in the order given. A resource that a unique index refuses (its id or, for a
     /// user, its userName is taken) is left out, not an error, so one clash does not undo the
-    /// others.
+    /// others (and PostgreSQL's transaction stays usable); so is an id repeated in `resources`
+    /// after its first resource.
     fn insert_many(
         &mut self,
         tenant: &TenantId,
         kind: ResourceKind,
         resources: &[(&str, &ResourceWrite)],
-    ) -> StoreResult<Vec<StoredResource>> {
-        let mut stored = Vec::with_capacity(resources.len());
-        for (id, write) in resources {
-            match self.insert(tenant, kind, id, write) {
-                Ok(resource) => stored.push(resource),
-                Err(StoreError::UniqueViolation(_)) => {}
-                Err(other) => return Err(other),
-            }
-        }
-        Ok(stored)
-    }
+    ) -> StoreResult<Vec<StoredResource>>;
     /// Adds memberships of several groups at once, skipping those that exist; returns the
-    /// `(group id, member id)` pairs added, so version bumps and operations name only real changes.
+    /// `(group id, member id)` pairs added, in the order given, so version bumps and operations
+    /// name only real changes. Locks the groups (in id order) before bumping the version of each
+    /// user that joined one (its `groups` changed); the groups' own versions are the caller's to
+    /// bump ([`Repository::touch`]).
     fn add_memberships(
         &mut self,
         tenant: &TenantId,
         memberships: &[(&str, NewMember)],
         source: MembershipSource,
-    ) -> StoreResult<Vec<(String, String)>> {
-        let mut added = Vec::new();
-        for (group, member) in memberships {
-            if self.add_members(tenant, group, std::slice::from_ref(member), source)? > 0 {
-                added.push((group.to_string(), member.id.clone()));
-            }
-        }
-        Ok(added)
-    }
+    ) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// The database: a connection pool plus the schema registry that filters are translated with.

@@ -1,10 +1,13 @@
 //! The SQL implementation of [`Repository`] shared by SQLite and PostgreSQL.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
 
+use super::batches::{distinct_chunks, insert_keeps_prepared, CHUNK};
 use super::connection::{Backend, DbConn};
 use super::listing::{list_page, PageQuery};
 use super::sql::Sql;
@@ -39,6 +42,15 @@ pub(super) struct ResourceRow {
 /// One text column selected `AS value`.
 #[derive(QueryableByName)]
 pub(super) struct TextRow {
+    #[diesel(sql_type = Text)]
+    pub(super) value: String,
+}
+
+/// Two text columns selected `AS name` and `AS value`.
+#[derive(QueryableByName)]
+pub(super) struct NamedText {
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
     #[diesel(sql_type = Text)]
     pub(super) value: String,
 }
@@ -156,9 +168,6 @@ impl<'a> UserColumns<'a> {
     }
 }
 
-/// Email inserts of up to this many rows (nearly all users) keep their statement prepared.
-const MAX_PREPARED_EMAIL_ROWS: usize = 4;
-
 /// Case-insensitive comparisons use Unicode lowercase computed here, identically for both
 /// backends (SQLite's `lower()` only folds ASCII).
 pub(super) fn fold(text: &str) -> String {
@@ -188,127 +197,147 @@ impl<'c> SqlRepository<'c> {
         sql
     }
 
-    /// Rewrites the indexed copies of a user's emails; `new_user` skips removing the rows of a
-    /// user id that was just inserted and so has none.
-    fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, data: &Value, new_user: bool) -> StoreResult<()> {
-        if !new_user {
-            let mut delete = self.sql();
-            delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id).reuse_prepared();
-            delete.execute(&mut self.conn)?;
-        }
-        let Some(emails) = data.get("emails").and_then(Value::as_array) else {
-            return Ok(());
-        };
-        let rows: Vec<(&str, Option<&str>, bool)> = emails
+    /// Rewrites the indexed copies of an updated user's emails.
+    fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, write: &ResourceWrite) -> StoreResult<()> {
+        let mut delete = self.sql();
+        delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id).reuse_prepared();
+        delete.execute(&mut self.conn)?;
+        self.insert_emails(tenant, &[(user_id, write)])
+    }
+
+    /// Indexes the emails of new or updated users, in multi-row inserts of up to [`CHUNK`] rows.
+    fn insert_emails(&mut self, tenant: &TenantId, users: &[(&str, &ResourceWrite)]) -> StoreResult<()> {
+        let rows: Vec<(&str, &str, Option<&str>, bool)> = users
             .iter()
-            .filter_map(|e| {
-                let value = e.get("value")?.as_str()?;
-                let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
-                Some((value, e.get("type").and_then(Value::as_str), primary))
+            .flat_map(|(user_id, write)| {
+                let emails = write.data.get("emails").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                emails.iter().filter_map(|e| {
+                    let value = e.get("value")?.as_str()?;
+                    let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
+                    Some((*user_id, value, e.get("type").and_then(Value::as_str), primary))
+                })
             })
             .collect();
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.sql();
-        if rows.len() <= MAX_PREPARED_EMAIL_ROWS {
-            insert.reuse_prepared();
-        }
-        insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
-        for (i, (value, kind, primary)) in rows.into_iter().enumerate() {
-            if i > 0 {
-                insert.push(", ");
+        for chunk in rows.chunks(CHUNK) {
+            let mut insert = self.sql();
+            insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
+            for (i, (user_id, value, kind, primary)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    insert.push(", ");
+                }
+                insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(*user_id).push(", ");
+                insert.bind_text(fold(value)).push(", ").bind_opt(*kind).push(", ");
+                insert.bind_int(i64::from(*primary)).push(")");
             }
-            insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(user_id).push(", ");
-            insert.bind_text(fold(value)).push(", ").bind_opt(kind).push(", ");
-            insert.bind_int(i64::from(primary)).push(")");
+            if insert_keeps_prepared(chunk.len()) {
+                insert.reuse_prepared();
+            }
+            insert.execute(&mut self.conn)?;
         }
-        insert.execute(&mut self.conn)?;
         Ok(())
     }
 
-    fn write_user(
+    /// `INSERT INTO <table> ... VALUES <one row per resource> ON CONFLICT DO NOTHING RETURNING <row>`:
+    /// a row that any unique index refuses (the id, a user's `(tenant, userName)`) is skipped,
+    /// without an error that would abort PostgreSQL's transaction. The rows come back as a read
+    /// returns them (jsonb reorders keys; timestamps at stored precision).
+    fn insert_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        resources: &[(&str, &ResourceWrite)],
+        now: &str,
+    ) -> Sql {
+        let mut sql = self.sql();
+        sql.push(match kind {
+            ResourceKind::User => {
+                "INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, external_id, display_name, \
+                 display_name_lower, active, data, password_hash, version, created, last_modified) VALUES "
+            }
+            ResourceKind::Group => {
+                "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, external_id, data, \
+                 version, created, last_modified) VALUES "
+            }
+        });
+        for (i, (id, write)) in resources.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").bind_text(*id).push(", ").bind_text(tenant.as_str()).push(", ");
+            match kind {
+                ResourceKind::User => {
+                    let columns = UserColumns::of(&write.data);
+                    sql.bind_text(columns.user_name).push(", ").bind_text(fold(columns.user_name)).push(", ");
+                    sql.bind_opt(columns.external_id).push(", ").bind_opt(columns.display_name).push(", ");
+                    sql.bind_opt(columns.display_name.map(fold)).push(", ");
+                    sql.bind_int(i64::from(columns.active)).push(", ");
+                    sql.bind_json(&write.data).push(", ").bind_opt(write.password_hash.as_deref());
+                }
+                ResourceKind::Group => {
+                    let display_name = string_at(&write.data, "displayName").unwrap_or_default();
+                    sql.bind_text(display_name).push(", ").bind_text(fold(display_name)).push(", ");
+                    sql.bind_opt(string_at(&write.data, "externalId")).push(", ").bind_json(&write.data);
+                }
+            }
+            sql.push(", 1, ").bind_text(now).push(", ").bind_text(now).push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING RETURNING id, ").json_column("data");
+        sql.push(" AS data, version, created, last_modified");
+        if insert_keeps_prepared(resources.len()) {
+            sql.reuse_prepared();
+        }
+        sql
+    }
+
+    fn update_user(
         &mut self,
         tenant: &TenantId,
         id: &str,
+        expected_version: i64,
         write: &ResourceWrite,
-        update: Option<(i64, &str)>,
         now: &str,
     ) -> StoreResult<usize> {
         let columns = UserColumns::of(&write.data);
         let mut sql = self.sql();
-        sql.reuse_prepared();
-        match update {
-            None => {
-                sql.push(
-                    "INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, external_id, \
-                     display_name, display_name_lower, active, data, password_hash, version, created, last_modified) VALUES (",
-                );
-                sql.bind_text(id).push(", ").bind_text(tenant.as_str()).push(", ");
-                sql.bind_text(columns.user_name).push(", ").bind_text(fold(columns.user_name)).push(", ");
-                sql.bind_opt(columns.external_id).push(", ").bind_opt(columns.display_name).push(", ");
-                sql.bind_opt(columns.display_name.map(fold)).push(", ").bind_int(i64::from(columns.active)).push(", ");
-                sql.bind_json(&write.data).push(", ").bind_opt(write.password_hash.as_deref()).push(", 1, ");
-                sql.bind_text(now).push(", ").bind_text(now).push(")");
-            }
-            Some((expected_version, _)) => {
-                sql.push("UPDATE scim_users SET user_name = ").bind_text(columns.user_name);
-                sql.push(", user_name_lower = ").bind_text(fold(columns.user_name));
-                sql.push(", external_id = ").bind_opt(columns.external_id);
-                sql.push(", display_name = ").bind_opt(columns.display_name);
-                sql.push(", display_name_lower = ").bind_opt(columns.display_name.map(fold));
-                sql.push(", active = ").bind_int(i64::from(columns.active));
-                sql.push(", data = ").bind_json(&write.data);
-                if let Some(hash) = &write.password_hash {
-                    sql.push(", password_hash = ").bind_text(hash.as_str());
-                }
-                sql.push(", version = version + 1, last_modified = ").bind_text(now);
-                sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-                sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
-            }
+        sql.push("UPDATE scim_users SET user_name = ").bind_text(columns.user_name);
+        sql.push(", user_name_lower = ").bind_text(fold(columns.user_name));
+        sql.push(", external_id = ").bind_opt(columns.external_id);
+        sql.push(", display_name = ").bind_opt(columns.display_name);
+        sql.push(", display_name_lower = ").bind_opt(columns.display_name.map(fold));
+        sql.push(", active = ").bind_int(i64::from(columns.active));
+        sql.push(", data = ").bind_json(&write.data);
+        if let Some(hash) = &write.password_hash {
+            sql.push(", password_hash = ").bind_text(hash.as_str());
         }
+        sql.push(", version = version + 1, last_modified = ").bind_text(now);
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
         let written = sql.reuse_prepared().execute(&mut self.conn)?;
         if written == 1 {
-            self.replace_emails(tenant, id, &write.data, update.is_none())?;
+            self.replace_emails(tenant, id, write)?;
         }
         Ok(written)
     }
 
-    fn write_group(
+    fn update_group(
         &mut self,
         tenant: &TenantId,
         id: &str,
+        expected_version: i64,
         write: &ResourceWrite,
-        update: Option<i64>,
         now: &str,
     ) -> StoreResult<usize> {
         let display_name = string_at(&write.data, "displayName").unwrap_or_default();
-        let external_id = string_at(&write.data, "externalId");
         let mut sql = self.sql();
-        sql.reuse_prepared();
-        match update {
-            None => {
-                sql.push(
-                    "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, external_id, \
-                     data, version, created, last_modified) VALUES (",
-                );
-                sql.bind_text(id).push(", ").bind_text(tenant.as_str()).push(", ");
-                sql.bind_text(display_name).push(", ").bind_text(fold(display_name)).push(", ");
-                sql.bind_opt(external_id).push(", ").bind_json(&write.data).push(", 1, ");
-                sql.bind_text(now).push(", ").bind_text(now).push(")");
-            }
-            Some(expected_version) => {
-                sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
-                sql.push(", display_name_lower = ").bind_text(fold(display_name));
-                sql.push(", external_id = ").bind_opt(external_id);
-                sql.push(", data = ").bind_json(&write.data);
-                sql.push(", version = version + 1, last_modified = ").bind_text(now);
-                sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-                sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
-            }
-        }
-        let renamed = update.is_some() && self.group_renamed(tenant, id, display_name)?;
-        let written = sql.execute(&mut self.conn)?;
+        sql.push("UPDATE scim_groups SET display_name = ").bind_text(display_name);
+        sql.push(", display_name_lower = ").bind_text(fold(display_name));
+        sql.push(", external_id = ").bind_opt(string_at(&write.data, "externalId"));
+        sql.push(", data = ").bind_json(&write.data);
+        sql.push(", version = version + 1, last_modified = ").bind_text(now);
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+        sql.push(" AND id = ").bind_text(id).push(" AND version = ").bind_int(expected_version);
+        let renamed = self.group_renamed(tenant, id, display_name)?;
+        let written = sql.reuse_prepared().execute(&mut self.conn)?;
         if renamed && written == 1 {
             self.bump_after_group_rename(tenant, id)?;
         }
@@ -357,39 +386,44 @@ impl Repository for SqlRepository<'_> {
         Ok(sql.first::<TextRow>(&mut self.conn)?.is_some())
     }
 
-    fn get(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
-        let mut sql = self.select_resources(kind);
-        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id).reuse_prepared();
-        sql.first::<ResourceRow>(&mut self.conn)?.map(ResourceRow::into_resource).transpose()
+    fn get_many(&mut self, tenant: &TenantId, kind: ResourceKind, ids: &[&str]) -> StoreResult<Vec<StoredResource>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in distinct_chunks(ids.iter().copied()) {
+            let mut sql = self.select_resources(kind);
+            sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            sql.push(" AND id IN (").bind_padded_list(&chunk).push(")");
+            for row in sql.load::<ResourceRow>(&mut self.conn)? {
+                found.push(row.into_resource()?);
+            }
+        }
+        Ok(found)
     }
 
-    fn insert(
+    fn insert_many(
         &mut self,
         tenant: &TenantId,
         kind: ResourceKind,
-        id: &str,
-        write: &ResourceWrite,
-    ) -> StoreResult<StoredResource> {
+        resources: &[(&str, &ResourceWrite)],
+    ) -> StoreResult<Vec<StoredResource>> {
+        // A repeated id is offered once (its first resource), so each id returned names one write.
+        let mut offered_ids = HashSet::new();
+        let offered: Vec<(&str, &ResourceWrite)> =
+            resources.iter().copied().filter(|(id, _)| offered_ids.insert(*id)).collect();
         let now = format_timestamp(Utc::now());
-        match kind {
-            ResourceKind::User => self.write_user(tenant, id, write, None, &now)?,
-            ResourceKind::Group => self.write_group(tenant, id, write, None, &now)?,
-        };
-        match self.backend() {
-            // Exactly what was written, as a read would return it (timestamps at stored precision).
-            Backend::Sqlite => {
-                let at = parse_timestamp(&now)?;
-                Ok(StoredResource {
-                    id: id.to_string(),
-                    data: write.data.clone(),
-                    version: 1,
-                    created: at,
-                    last_modified: at,
-                })
+        let mut inserted = HashMap::new();
+        for chunk in offered.chunks(CHUNK) {
+            let sql = self.insert_resources(tenant, kind, chunk, &now);
+            for row in sql.load::<ResourceRow>(&mut self.conn)? {
+                let resource = row.into_resource()?;
+                inserted.insert(resource.id.clone(), resource);
             }
-            // jsonb reorders object keys: read back what a later GET will show.
-            Backend::Postgres => self.fetch(tenant, kind, id),
         }
+        if kind == ResourceKind::User {
+            let users: Vec<(&str, &ResourceWrite)> =
+                offered.iter().copied().filter(|(id, _)| inserted.contains_key(*id)).collect();
+            self.insert_emails(tenant, &users)?;
+        }
+        Ok(offered.iter().filter_map(|(id, _)| inserted.remove(*id)).collect())
     }
 
     fn update(
@@ -402,8 +436,8 @@ impl Repository for SqlRepository<'_> {
     ) -> StoreResult<StoredResource> {
         let now = format_timestamp(Utc::now());
         let written = match kind {
-            ResourceKind::User => self.write_user(tenant, id, write, Some((expected_version, id)), &now)?,
-            ResourceKind::Group => self.write_group(tenant, id, write, Some(expected_version), &now)?,
+            ResourceKind::User => self.update_user(tenant, id, expected_version, write, &now)?,
+            ResourceKind::Group => self.update_group(tenant, id, expected_version, write, &now)?,
         };
         if written == 0 {
             return Err(self.missed_update(tenant, kind, id));
@@ -481,40 +515,51 @@ impl Repository for SqlRepository<'_> {
         Ok(found)
     }
 
-    fn add_members(
+    fn add_memberships(
         &mut self,
         tenant: &TenantId,
-        group_id: &str,
-        members: &[NewMember],
+        memberships: &[(&str, NewMember)],
         source: MembershipSource,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Vec<(String, String)>> {
+        if memberships.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut groups: Vec<&str> = memberships.iter().map(|(group, _)| *group).collect();
+        groups.sort_unstable();
+        self.lock_groups(tenant, &groups)?;
         let now = format_timestamp(Utc::now());
-        self.lock_group(tenant, group_id)?;
-        let mut added = 0;
-        for chunk in members.chunks(200) {
+        let mut inserted = HashSet::new();
+        for chunk in memberships.chunks(CHUNK) {
             let mut sql = self.sql();
             sql.push(
                 "INSERT INTO memberships (tenant_id, group_id, member_id, member_type, source, created, display) VALUES ",
             );
-            for (i, member) in chunk.iter().enumerate() {
+            for (i, (group_id, member)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(group_id).push(", ");
+                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(*group_id).push(", ");
                 sql.bind_text(member.id.as_str()).push(", ").bind_text(kind_name(member.kind)).push(", ");
                 sql.bind_text(source.as_str()).push(", ").bind_text(now.as_str()).push(", ");
                 sql.bind_opt(member.display.as_deref()).push(")");
             }
-            sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
-            if chunk.len() == 1 {
+            sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING RETURNING group_id AS name, member_id AS value");
+            if insert_keeps_prepared(chunk.len()) {
                 sql.reuse_prepared();
             }
-            let inserted = sql.execute(&mut self.conn)?;
-            if inserted > 0 {
-                self.bump_users(tenant, &chunk.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())?;
-            }
-            added += inserted;
+            inserted.extend(sql.load::<NamedText>(&mut self.conn)?.into_iter().map(|row| (row.name, row.value)));
         }
+        let mut added = Vec::with_capacity(inserted.len());
+        let mut joined_users = Vec::new();
+        for (group_id, member) in memberships {
+            if let Some(pair) = inserted.take(&(group_id.to_string(), member.id.clone())) {
+                if member.kind == ResourceKind::User {
+                    joined_users.push(member.id.as_str());
+                }
+                added.push(pair);
+            }
+        }
+        self.bump_users(tenant, &joined_users)?;
         Ok(added)
     }
 

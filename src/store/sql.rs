@@ -161,6 +161,18 @@ impl Sql {
         self
     }
 
+    /// An `IN (...)` list of `values`, padded to a power of two by repeating the last value
+    /// (which changes no match) so that its text has one of a few shapes, and kept prepared.
+    /// `values` must hold at most [`super::batches::CHUNK`] values.
+    pub fn bind_padded_list(&mut self, values: &[&str]) -> &mut Sql {
+        let (padded_len, last) = match values.last() {
+            Some(last) => (values.len().next_power_of_two(), *last),
+            None => (0, ""),
+        };
+        self.bind_list(values.iter().copied().chain(std::iter::repeat_n(last, padded_len - values.len())));
+        self.reuse_prepared()
+    }
+
     /// The JSON document column as text, whatever its storage type.
     pub fn json_column(&mut self, column: &str) -> &mut Sql {
         match self.backend {
@@ -214,6 +226,18 @@ mod tests {
         let mut pg = Sql::new(Backend::Postgres);
         pg.push("a = ").bind_text("x").push(" AND b IN (").bind_list(["p", "q"]).push(")");
         assert_eq!(pg.text(), "a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
+    fn padded_lists_repeat_their_last_value_up_to_a_power_of_two() {
+        let mut sql = Sql::new(Backend::Sqlite);
+        sql.push("id IN (").bind_padded_list(&["a", "b", "c"]).push(")");
+        assert_eq!(sql.text(), "id IN (?, ?, ?, ?)");
+        assert_eq!(sql.binds, ["a", "b", "c", "c"].map(|v| Bind::Text(v.into())));
+        assert!(sql.reuse_prepared);
+        let mut one = Sql::new(Backend::Sqlite);
+        one.bind_padded_list(&["a"]);
+        assert_eq!(one.text(), "?");
     }
 
     #[test]
