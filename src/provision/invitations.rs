@@ -891,6 +891,50 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_gives_each_user_one_invitation_and_says_who_has_no_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(&dir);
+        let tenant = TenantId::parse("acme").unwrap();
+        // More users than one multi-row INSERT takes, so the chunks are exercised.
+        let users: Vec<StoredResource> = (0..1_200)
+            .map(|n| {
+                let mut body =
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{n}")});
+                if n % 100 != 7 {
+                    body["emails"] = json!([{"value": format!("u{n}@example.com")}]);
+                }
+                provisioner.create(&tenant, ResourceKind::User, &body).unwrap().stored
+            })
+            .collect();
+        let mut batch: Vec<&StoredResource> = users.iter().collect();
+        batch.push(&users[0]);
+        let outcomes = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch, Delivery::UnlessPending))
+            .unwrap();
+        assert_eq!(outcomes.len(), 1_201);
+        let queued = outcomes.iter().filter(|o| matches!(o, Ok(q) if q.status == QueueStatus::Queued)).count();
+        assert_eq!(queued, 1_188, "one each for the users with an address, the repeated one once");
+        assert!(outcomes[7].as_ref().unwrap_err().contains("u7 has no email address"));
+        let (first, again) = (outcomes[0].as_ref().unwrap(), outcomes[1_200].as_ref().unwrap());
+        assert_eq!((again.status, &again.invitation_id), (QueueStatus::AlreadyPending, &first.invitation_id));
+
+        let later = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch, Delivery::UnlessPending))
+            .unwrap();
+        assert!(later.iter().flatten().all(|q| q.status == QueueStatus::AlreadyPending), "nothing queued twice");
+        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 5_000)).unwrap();
+        assert_eq!(due.len(), 1_188, "one message per invitation");
+        let resent = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch[..3], Delivery::Fresh))
+            .unwrap();
+        assert!(resent.iter().all(|q| q.as_ref().unwrap().status == QueueStatus::Queued));
+        assert_ne!(resent[0].as_ref().unwrap().invitation_id, first.invitation_id, "a resend replaces the link");
+    }
+
+    #[test]
     fn a_resend_replaces_the_pending_invitation() {
         let dir = tempfile::tempdir().unwrap();
         let provisioner = provisioner(&dir);
