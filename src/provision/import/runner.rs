@@ -31,7 +31,6 @@ use crate::scim::error::{ScimError, ScimType};
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::{normalize_resource, WriteMode};
 use crate::scim::schema::{ResourceKind, SchemaRegistry, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA};
-use crate::store::Backend;
 use crate::store::{
     ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, MembershipSource, NewMember, Repository,
     ResourceWrite, RowAction, RowSelection, StoreError, StoredResource,
@@ -325,7 +324,7 @@ impl Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let (store, tenant, id, owner) =
             (importer.provisioner.store().clone(), record.tenant.clone(), record.id.clone(), owner.to_string());
-        let publishes = record.phase == ImportPhase::Preview && store.backend() == Backend::Postgres;
+        let publishes = record.phase == ImportPhase::Preview && store.backend() == crate::store::Backend::Postgres;
         let live = publishes.then(|| importer.live.clone());
         let lease = importer.settings.import_lease;
         let flag = stop.clone();
