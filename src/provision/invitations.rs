@@ -723,12 +723,18 @@ fn select_users(
     };
     match targets {
         InvitationTargets::Users(ids) => {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
             if unique.len() > MAX_USERS_PER_REQUEST {
                 return Err(too_many(unique.len()).into());
             }
-            unique.into_iter().map(|id| Ok((id.clone(), repo.get(tenant, ResourceKind::User, id)?))).collect()
+            let wanted: Vec<&str> = unique.iter().map(|id| id.as_str()).collect();
+            let mut found: HashMap<String, StoredResource> = repo
+                .get_many(tenant, ResourceKind::User, &wanted)?
+                .into_iter()
+                .map(|user| (user.id.clone(), user))
+                .collect();
+            Ok(unique.into_iter().map(|id| (id.clone(), found.remove(id))).collect())
         }
         InvitationTargets::Filter(filter) => {
             let query = ListQuery {
