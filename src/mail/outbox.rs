@@ -285,7 +285,7 @@ mod tests {
             redact: Some("secret-token".into()),
             created_at: Utc::now(),
         };
-        store.write(|repo| repo.enqueue_message(&message)).unwrap()
+        store.write(|repo| repo.enqueue_messages(std::slice::from_ref(&message))).unwrap() == 1
     }
 
     #[test]

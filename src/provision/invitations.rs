@@ -7,6 +7,7 @@
 //! write. A user has at most one open invitation: queueing again while it is unused and
 //! unexpired does nothing ([`QueueStatus::AlreadyPending`]); [`resend_invitation`] replaces it.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use base64::Engine;
@@ -217,7 +218,8 @@ pub fn invitation_pending(
     tenant: &TenantId,
     user_id: &str,
 ) -> ProvisionResult<Option<Invitation>> {
-    Ok(repo.open_invitation(tenant, user_id)?.filter(|invitation| invitation.expires_at > Utc::now()))
+    let now = Utc::now();
+    Ok(repo.open_invitations(tenant, &[user_id])?.into_iter().find(|invitation| invitation.expires_at > now))
 }
 
 /// Queues an invitation for `user` unless one is pending. Call inside the transaction that
@@ -229,15 +231,7 @@ pub fn queue_invitation(
     tenant: &TenantId,
     user: &StoredResource,
 ) -> ProvisionResult<QueuedInvitation> {
-    let recipient = invitation_recipient(user).map_err(ScimError::invalid_value)?;
-    let now = Utc::now();
-    if let Some(open) = repo.open_invitation(tenant, &user.id)? {
-        if open.expires_at > now {
-            return Ok(pending(open, recipient));
-        }
-        repo.revoke_open_invitations(tenant, &user.id, now)?;
-    }
-    create_invitation(repo, settings, tenant, user, recipient, now)
+    one(queue_invitations(repo, settings, tenant, &[user], Delivery::UnlessPending)?)
 }
 
 /// Queues a fresh invitation for `user`; the links of earlier unused ones stop working and
@@ -248,10 +242,83 @@ pub fn resend_invitation(
     tenant: &TenantId,
     user: &StoredResource,
 ) -> ProvisionResult<QueuedInvitation> {
-    let recipient = invitation_recipient(user).map_err(ScimError::invalid_value)?;
+    one(queue_invitations(repo, settings, tenant, &[user], Delivery::Fresh)?)
+}
+
+fn one(mut outcomes: Vec<Result<QueuedInvitation, String>>) -> ProvisionResult<QueuedInvitation> {
+    let outcome = outcomes.pop().expect("one outcome per user");
+    outcome.map_err(|reason| ScimError::invalid_value(reason).into())
+}
+
+/// What [`queue_invitations`] does for a user who has an open invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Keep it while it is unexpired ([`QueueStatus::AlreadyPending`]); replace an expired one.
+    UnlessPending,
+    /// Always replace it (a resend): its link stops working, its unsent message is cancelled.
+    Fresh,
+}
+
+/// Queues invitations for several users in the caller's transaction, with a fixed number of
+/// statements whatever their number (one read of the open invitations, multi-row inserts of the
+/// invitations and of their messages). One outcome per user, in order: `Err` says why a user
+/// has no usable email address. A user listed twice gets one invitation (the second outcome is
+/// [`QueueStatus::AlreadyPending`]).
+pub fn queue_invitations(
+    repo: &mut dyn Repository,
+    settings: &InvitationSettings,
+    tenant: &TenantId,
+    users: &[&StoredResource],
+    delivery: Delivery,
+) -> ProvisionResult<Vec<Result<QueuedInvitation, String>>> {
     let now = Utc::now();
-    repo.revoke_open_invitations(tenant, &user.id, now)?;
-    create_invitation(repo, settings, tenant, user, recipient, now)
+    let recipients: Vec<Result<String, String>> = users.iter().map(|user| invitation_recipient(user)).collect();
+    let mut seen = HashSet::new();
+    let addressed: Vec<(&StoredResource, &str)> = users
+        .iter()
+        .zip(&recipients)
+        .filter_map(|(user, recipient)| Some((*user, recipient.as_deref().ok()?)))
+        .filter(|(user, _)| seen.insert(user.id.as_str()))
+        .collect();
+    let ids: Vec<&str> = addressed.iter().map(|(user, _)| user.id.as_str()).collect();
+    let mut outcomes: HashMap<&str, QueuedInvitation> = HashMap::with_capacity(ids.len());
+    let mut open: HashMap<String, Invitation> = HashMap::new();
+    if delivery == Delivery::UnlessPending && !ids.is_empty() {
+        open = repo.open_invitations(tenant, &ids)?.into_iter().map(|i| (i.user_id.clone(), i)).collect();
+    }
+    let mut replaced: Vec<&str> = Vec::new();
+    let mut fresh: Vec<(&StoredResource, &str)> = Vec::new();
+    for (user, recipient) in addressed {
+        match open.remove(&user.id) {
+            Some(pending_one) if pending_one.expires_at > now => {
+                outcomes.insert(user.id.as_str(), pending(pending_one, recipient.to_string()));
+            }
+            Some(_) => {
+                replaced.push(user.id.as_str());
+                fresh.push((user, recipient));
+            }
+            None => fresh.push((user, recipient)),
+        }
+    }
+    if delivery == Delivery::Fresh {
+        replaced = fresh.iter().map(|(user, _)| user.id.as_str()).collect();
+    }
+    if !replaced.is_empty() {
+        repo.revoke_open_invitations(tenant, &replaced, now)?;
+    }
+    create_invitations(repo, settings, tenant, &fresh, now, &mut outcomes)?;
+    let mut results = Vec::with_capacity(users.len());
+    let mut reported = HashSet::new();
+    for (user, recipient) in users.iter().zip(recipients) {
+        results.push(recipient.map(|_| {
+            let mut outcome = outcomes[user.id.as_str()].clone();
+            if !reported.insert(user.id.as_str()) {
+                outcome.status = QueueStatus::AlreadyPending;
+            }
+            outcome
+        }));
+    }
+    Ok(results)
 }
 
 fn pending(open: Invitation, recipient: String) -> QueuedInvitation {
@@ -264,54 +331,83 @@ fn pending(open: Invitation, recipient: String) -> QueuedInvitation {
     }
 }
 
-fn create_invitation(
+/// Stores a new invitation and its message for each user (who has no open invitation by now);
+/// a user given one concurrently by another transaction keeps that one.
+fn create_invitations<'a>(
     repo: &mut dyn Repository,
     settings: &InvitationSettings,
     tenant: &TenantId,
-    user: &StoredResource,
-    recipient: String,
+    users: &[(&'a StoredResource, &str)],
     now: DateTime<Utc>,
-) -> ProvisionResult<QueuedInvitation> {
-    let token = new_token();
-    let ttl = chrono::Duration::from_std(settings.ttl).unwrap_or(chrono::Duration::MAX);
-    let invitation = Invitation {
-        id: uuid::Uuid::new_v4().to_string(),
-        tenant: tenant.clone(),
-        user_id: user.id.clone(),
-        token_hash: token_hash(&token),
-        expires_at: now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC),
-        used_at: None,
-        revoked_at: None,
-        created_at: now,
-    };
-    if !repo.insert_invitation(&invitation)? {
-        let open = repo
-            .open_invitation(tenant, &user.id)?
-            .ok_or_else(|| ProvisionError::Scim(ScimError::new(409, None, "the invitation changed concurrently")))?;
-        return Ok(pending(open, recipient));
+    outcomes: &mut HashMap<&'a str, QueuedInvitation>,
+) -> ProvisionResult<()> {
+    if users.is_empty() {
+        return Ok(());
     }
-    let link = settings.link.render(&settings.public_url, &token, tenant, &user.id);
-    let (subject, body_text, body_html) = invitation_message(&user.data, &link, invitation.expires_at);
-    repo.enqueue_message(&NewOutboxMessage {
-        id: uuid::Uuid::new_v4().to_string(),
-        tenant: tenant.clone(),
-        kind: INVITATION_KIND.to_string(),
-        recipient: recipient.clone(),
-        subject,
-        body_text,
-        body_html: Some(body_html),
-        dedupe_key: format!("{INVITATION_KIND}:{tenant}:{}:{}", user.id, invitation.id),
-        invitation_id: Some(invitation.id.clone()),
-        redact: Some(token),
-        created_at: now,
-    })?;
-    Ok(QueuedInvitation {
-        status: QueueStatus::Queued,
-        invitation_id: invitation.id,
-        user_id: user.id.clone(),
-        recipient,
-        expires_at: invitation.expires_at,
-    })
+    let ttl = chrono::Duration::from_std(settings.ttl).unwrap_or(chrono::Duration::MAX);
+    let expires_at = now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let tokens: Vec<String> = users.iter().map(|_| new_token()).collect();
+    let invitations: Vec<Invitation> = users
+        .iter()
+        .zip(&tokens)
+        .map(|((user, _), token)| Invitation {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.clone(),
+            user_id: user.id.clone(),
+            token_hash: token_hash(token),
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+            created_at: now,
+        })
+        .collect();
+    let stored: HashSet<String> = repo.insert_invitations(&invitations)?.into_iter().collect();
+    let mut messages = Vec::with_capacity(stored.len());
+    let mut raced = Vec::new();
+    for (((user, recipient), token), invitation) in users.iter().zip(tokens).zip(invitations) {
+        if !stored.contains(&invitation.id) {
+            raced.push((user.id.as_str(), *recipient));
+            continue;
+        }
+        let link = settings.link.render(&settings.public_url, &token, tenant, &user.id);
+        let (subject, body_text, body_html) = invitation_message(&user.data, &link, invitation.expires_at);
+        messages.push(NewOutboxMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.clone(),
+            kind: INVITATION_KIND.to_string(),
+            recipient: recipient.to_string(),
+            subject,
+            body_text,
+            body_html: Some(body_html),
+            dedupe_key: format!("{INVITATION_KIND}:{tenant}:{}:{}", user.id, invitation.id),
+            invitation_id: Some(invitation.id.clone()),
+            redact: Some(token),
+            created_at: now,
+        });
+        outcomes.insert(
+            user.id.as_str(),
+            QueuedInvitation {
+                status: QueueStatus::Queued,
+                invitation_id: invitation.id,
+                user_id: user.id.clone(),
+                recipient: recipient.to_string(),
+                expires_at: invitation.expires_at,
+            },
+        );
+    }
+    repo.enqueue_messages(&messages)?;
+    if !raced.is_empty() {
+        let ids: Vec<&str> = raced.iter().map(|(id, _)| *id).collect();
+        let mut open: HashMap<String, Invitation> =
+            repo.open_invitations(tenant, &ids)?.into_iter().map(|i| (i.user_id.clone(), i)).collect();
+        for (id, recipient) in raced {
+            let open = open.remove(id).ok_or_else(|| {
+                ProvisionError::Scim(ScimError::new(409, None, "the invitation changed concurrently"))
+            })?;
+            outcomes.insert(id, pending(open, recipient.to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn new_token() -> String {
@@ -545,21 +641,38 @@ impl Provisioner {
         self.store.write(|repo| {
             let users = select_users(repo, tenant, targets)?;
             let policy = invitation_policy(repo, tenant)?;
-            let mut results = Vec::with_capacity(users.len());
-            for (user_id, user) in users {
-                let outcome = match user {
-                    None => Err(InvitationRefusal::NotFound),
+            let mut refusals = Vec::with_capacity(users.len());
+            let mut invited = Vec::new();
+            for (user_id, user) in &users {
+                let refusal = match user {
+                    None => Some(InvitationRefusal::NotFound),
                     Some(user) if apply_policy && !policy.covers(&user.data) => {
-                        Err(InvitationRefusal::NotCovered(policy))
+                        Some(InvitationRefusal::NotCovered(policy))
                     }
-                    Some(user) => match invitation_recipient(&user) {
-                        Err(reason) => Err(InvitationRefusal::NoEmail(reason)),
-                        Ok(_) if resend => Ok(resend_invitation(repo, settings, tenant, &user)?),
-                        Ok(_) => Ok(queue_invitation(repo, settings, tenant, &user)?),
+                    Some(user) => match invitation_recipient(user) {
+                        Err(reason) => Some(InvitationRefusal::NoEmail(reason)),
+                        Ok(_) => {
+                            invited.push(user);
+                            None
+                        }
                     },
                 };
-                results.push(UserInvitation { user_id, outcome });
+                refusals.push((user_id, refusal));
             }
+            let delivery = if resend { Delivery::Fresh } else { Delivery::UnlessPending };
+            let mut queued = queue_invitations(repo, settings, tenant, &invited, delivery)?.into_iter();
+            let results = refusals
+                .into_iter()
+                .map(|(user_id, refusal)| {
+                    let outcome = match refusal {
+                        Some(refusal) => Err(refusal),
+                        None => {
+                            queued.next().expect("one outcome per invited user").map_err(InvitationRefusal::NoEmail)
+                        }
+                    };
+                    UserInvitation { user_id: user_id.clone(), outcome }
+                })
+                .collect();
             Ok(results)
         })
     }
@@ -610,12 +723,18 @@ fn select_users(
     };
     match targets {
         InvitationTargets::Users(ids) => {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
             if unique.len() > MAX_USERS_PER_REQUEST {
                 return Err(too_many(unique.len()).into());
             }
-            unique.into_iter().map(|id| Ok((id.clone(), repo.get(tenant, ResourceKind::User, id)?))).collect()
+            let wanted: Vec<&str> = unique.iter().map(|id| id.as_str()).collect();
+            let mut found: HashMap<String, StoredResource> = repo
+                .get_many(tenant, ResourceKind::User, &wanted)?
+                .into_iter()
+                .map(|user| (user.id.clone(), user))
+                .collect();
+            Ok(unique.into_iter().map(|id| (id.clone(), found.remove(id))).collect())
         }
         InvitationTargets::Filter(filter) => {
             let query = ListQuery {
@@ -775,6 +894,50 @@ mod tests {
         assert_eq!(due.len(), 1, "one message");
         assert!(due[0].body_text.contains("http://roster.test/onboarding/set-password?token="), "{}", due[0].body_text);
         assert_eq!(due[0].dedupe_key, format!("invitation:acme:{}:{}", created.id, first.invitation_id));
+    }
+
+    #[test]
+    fn a_batch_gives_each_user_one_invitation_and_says_who_has_no_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(&dir);
+        let tenant = TenantId::parse("acme").unwrap();
+        // More users than one multi-row INSERT takes, so the chunks are exercised.
+        let users: Vec<StoredResource> = (0..1_200)
+            .map(|n| {
+                let mut body =
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{n}")});
+                if n % 100 != 7 {
+                    body["emails"] = json!([{"value": format!("u{n}@example.com")}]);
+                }
+                provisioner.create(&tenant, ResourceKind::User, &body).unwrap().stored
+            })
+            .collect();
+        let mut batch: Vec<&StoredResource> = users.iter().collect();
+        batch.push(&users[0]);
+        let outcomes = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch, Delivery::UnlessPending))
+            .unwrap();
+        assert_eq!(outcomes.len(), 1_201);
+        let queued = outcomes.iter().filter(|o| matches!(o, Ok(q) if q.status == QueueStatus::Queued)).count();
+        assert_eq!(queued, 1_188, "one each for the users with an address, the repeated one once");
+        assert!(outcomes[7].as_ref().unwrap_err().contains("u7 has no email address"));
+        let (first, again) = (outcomes[0].as_ref().unwrap(), outcomes[1_200].as_ref().unwrap());
+        assert_eq!((again.status, &again.invitation_id), (QueueStatus::AlreadyPending, &first.invitation_id));
+
+        let later = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch, Delivery::UnlessPending))
+            .unwrap();
+        assert!(later.iter().flatten().all(|q| q.status == QueueStatus::AlreadyPending), "nothing queued twice");
+        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 5_000)).unwrap();
+        assert_eq!(due.len(), 1_188, "one message per invitation");
+        let resent = provisioner
+            .store()
+            .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch[..3], Delivery::Fresh))
+            .unwrap();
+        assert!(resent.iter().all(|q| q.as_ref().unwrap().status == QueueStatus::Queued));
+        assert_ne!(resent[0].as_ref().unwrap().invitation_id, first.invitation_id, "a resend replaces the link");
     }
 
     #[test]

@@ -214,6 +214,16 @@ pub trait ImportRepository {
         until: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    /// Publishes how far a running preview that `owner` holds has got (its pass is one
+    /// uncommitted transaction, so this comes from another connection); progress only grows.
+    fn publish_preview_progress(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+        processed: u64,
+    ) -> StoreResult<bool>;
+
     fn put_import_file_chunk(&mut self, tenant: &TenantId, import_id: &str, seq: u64, data: &str) -> StoreResult<()>;
     fn import_file_chunk(&mut self, tenant: &TenantId, import_id: &str, seq: u64) -> StoreResult<Option<String>>;
     fn delete_import_file(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()>;
@@ -679,6 +689,21 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push("UPDATE imports SET lease_until = ").bind_text(format_timestamp(until));
         sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
         sql.push(" AND lease_owner = ").bind_text(owner);
+        Ok(sql.execute(&mut self.conn)? == 1)
+    }
+
+    fn publish_preview_progress(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+        processed: u64,
+    ) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE imports SET processed_rows = ").bind_int(to_i64(processed));
+        sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND id = ").bind_text(id);
+        sql.push(" AND lease_owner = ").bind_text(owner).push(" AND status = 'running' AND phase = 'preview'");
+        sql.push(" AND processed_rows < ").bind_int(to_i64(processed));
         Ok(sql.execute(&mut self.conn)? == 1)
     }
 

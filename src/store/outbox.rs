@@ -68,20 +68,26 @@ pub struct OutboxMessage {
 /// Storage of invitations and of the outbox. Writes belong in the caller's transaction
 /// ([`super::Store::write`]), so a message is queued if and only if what caused it is committed.
 pub trait OutboxRepository {
-    /// Stores an invitation unless the user already has an open (unused, unrevoked) one;
-    /// returns false, writing nothing, in that case.
-    fn insert_invitation(&mut self, invitation: &Invitation) -> StoreResult<bool>;
-    /// The user's open invitation, expired or not.
-    fn open_invitation(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<Invitation>>;
+    /// Stores invitations, skipping those whose user already has an open (unused, unrevoked)
+    /// one; returns the ids of those stored. One statement per chunk of [`INSERT_CHUNK`].
+    fn insert_invitations(&mut self, invitations: &[Invitation]) -> StoreResult<Vec<String>>;
+    /// The open invitations, expired or not, of the users among `user_ids` that have one.
+    fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>>;
-    /// Revokes the user's open invitations and cancels their undelivered messages; returns how
+    /// Revokes the users' open invitations and cancels their undelivered messages; returns how
     /// many invitations were revoked.
-    fn revoke_open_invitations(&mut self, tenant: &TenantId, user_id: &str, at: DateTime<Utc>) -> StoreResult<usize>;
+    fn revoke_open_invitations(
+        &mut self,
+        tenant: &TenantId,
+        user_ids: &[&str],
+        at: DateTime<Utc>,
+    ) -> StoreResult<usize>;
     /// Marks an open invitation used; false when it was no longer open.
     fn mark_invitation_used(&mut self, invitation_id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
 
-    /// Queues a message, due now; false, writing nothing, when its dedupe key is already queued.
-    fn enqueue_message(&mut self, message: &NewOutboxMessage) -> StoreResult<bool>;
+    /// Queues messages, due now, skipping those whose dedupe key is already queued; returns how
+    /// many were queued. One statement per chunk of [`INSERT_CHUNK`].
+    fn enqueue_messages(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;
     /// Whether any message is due and unclaimed (a cheap read before claiming).
     fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Claims up to `limit` due messages for `claim` until `lease_until`, counting an attempt.
@@ -107,6 +113,9 @@ pub trait OutboxRepository {
     fn fail_message(&mut self, id: &str, claim: &str, error: &str) -> StoreResult<bool>;
 }
 
+/// Rows per multi-row `INSERT` (at most 12 parameters each: far below SQLite's and PostgreSQL's
+/// limits) and ids per `IN` list.
+pub const INSERT_CHUNK: usize = 500;
 const INVITATION_COLUMNS: &str = "id, tenant_id, user_id, token_hash, expires_at, used_at, revoked_at, created_at";
 const OPEN: &str = "used_at IS NULL AND revoked_at IS NULL";
 /// Removes the secret from the stored bodies (REPLACE gives NULL when `redact` is NULL).
@@ -192,42 +201,67 @@ impl SqlRepository<'_> {
 }
 
 impl OutboxRepository for SqlRepository<'_> {
-    fn insert_invitation(&mut self, invitation: &Invitation) -> StoreResult<bool> {
-        let mut sql = self.sql();
-        sql.push("INSERT INTO invitations (").push(INVITATION_COLUMNS).push(") VALUES (");
-        sql.bind_text(invitation.id.as_str()).push(", ").bind_text(invitation.tenant.as_str()).push(", ");
-        sql.bind_text(invitation.user_id.as_str()).push(", ").bind_text(invitation.token_hash.as_str()).push(", ");
-        sql.bind_text(format_timestamp(invitation.expires_at)).push(", ");
-        sql.bind_opt(invitation.used_at.map(format_timestamp)).push(", ");
-        sql.bind_opt(invitation.revoked_at.map(format_timestamp)).push(", ");
-        sql.bind_text(format_timestamp(invitation.created_at)).push(")");
-        sql.push(" ON CONFLICT (tenant_id, user_id) WHERE ").push(OPEN).push(" DO NOTHING");
-        Ok(sql.reuse_prepared().execute(&mut self.conn)? == 1)
+    fn insert_invitations(&mut self, invitations: &[Invitation]) -> StoreResult<Vec<String>> {
+        let mut stored = Vec::with_capacity(invitations.len());
+        for chunk in invitations.chunks(INSERT_CHUNK) {
+            let mut sql = self.sql();
+            sql.push("INSERT INTO invitations (").push(INVITATION_COLUMNS).push(") VALUES ");
+            for (i, invitation) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind_text(invitation.id.as_str()).push(", ").bind_text(invitation.tenant.as_str()).push(", ");
+                sql.bind_text(invitation.user_id.as_str()).push(", ").bind_text(invitation.token_hash.as_str());
+                sql.push(", ").bind_text(format_timestamp(invitation.expires_at)).push(", ");
+                sql.bind_opt(invitation.used_at.map(format_timestamp)).push(", ");
+                sql.bind_opt(invitation.revoked_at.map(format_timestamp)).push(", ");
+                sql.bind_text(format_timestamp(invitation.created_at)).push(")");
+            }
+            sql.push(" ON CONFLICT (tenant_id, user_id) WHERE ").push(OPEN).push(" DO NOTHING RETURNING id");
+            stored.extend(sql.load::<IdRow>(&mut self.conn)?.into_iter().map(|row| row.id));
+        }
+        Ok(stored)
     }
 
-    fn open_invitation(&mut self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<Invitation>> {
-        let mut sql = self.sql();
-        sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE tenant_id = ");
-        sql.bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id).push(" AND ").push(OPEN);
-        sql.reuse_prepared().first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+    fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>> {
+        let mut open = Vec::new();
+        for chunk in user_ids.chunks(INSERT_CHUNK) {
+            let mut sql = self.sql();
+            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE tenant_id = ");
+            sql.bind_text(tenant.as_str()).push(" AND user_id IN (").bind_list(chunk.iter().copied()).push(")");
+            sql.push(" AND ").push(OPEN);
+            for row in sql.load::<InvitationRow>(&mut self.conn)? {
+                open.push(row.into_invitation()?);
+            }
+        }
+        Ok(open)
     }
 
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>> {
         self.load_invitation("token_hash", token_hash, false)
     }
 
-    fn revoke_open_invitations(&mut self, tenant: &TenantId, user_id: &str, at: DateTime<Utc>) -> StoreResult<usize> {
-        let mut cancel = self.sql();
-        cancel.push("UPDATE outbox SET status = 'cancelled', last_error = 'replaced by a newer invitation', ");
-        cancel.push(SCRUB).push(" WHERE status = 'pending' AND invitation_id IN (SELECT id FROM invitations WHERE ");
-        cancel.push("tenant_id = ").bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id);
-        cancel.push(" AND ").push(OPEN).push(")");
-        cancel.execute(&mut self.conn)?;
-        let mut revoke = self.sql();
-        revoke.push("UPDATE invitations SET revoked_at = ").bind_text(format_timestamp(at));
-        revoke.push(" WHERE tenant_id = ").bind_text(tenant.as_str()).push(" AND user_id = ").bind_text(user_id);
-        revoke.push(" AND ").push(OPEN);
-        Ok(revoke.execute(&mut self.conn)?)
+    fn revoke_open_invitations(
+        &mut self,
+        tenant: &TenantId,
+        user_ids: &[&str],
+        at: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let mut revoked = 0;
+        for chunk in user_ids.chunks(INSERT_CHUNK) {
+            let mut cancel = self.sql();
+            cancel.push("UPDATE outbox SET status = 'cancelled', last_error = 'replaced by a newer invitation', ");
+            cancel
+                .push(SCRUB)
+                .push(" WHERE status = 'pending' AND invitation_id IN (SELECT id FROM invitations WHERE ");
+            cancel.push("tenant_id = ").bind_text(tenant.as_str());
+            cancel.push(" AND user_id IN (").bind_list(chunk.iter().copied()).push(") AND ").push(OPEN).push(")");
+            cancel.execute(&mut self.conn)?;
+            let mut revoke = self.sql();
+            revoke.push("UPDATE invitations SET revoked_at = ").bind_text(format_timestamp(at));
+            revoke.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            revoke.push(" AND user_id IN (").bind_list(chunk.iter().copied()).push(") AND ").push(OPEN);
+            revoked += revoke.execute(&mut self.conn)?;
+        }
+        Ok(revoked)
     }
 
     fn mark_invitation_used(&mut self, invitation_id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -237,21 +271,29 @@ impl OutboxRepository for SqlRepository<'_> {
         Ok(sql.execute(&mut self.conn)? == 1)
     }
 
-    fn enqueue_message(&mut self, message: &NewOutboxMessage) -> StoreResult<bool> {
-        let created = format_timestamp(message.created_at);
-        let mut sql = self.sql();
-        sql.push(
-            "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, \
-             invitation_id, redact, status, attempts, next_attempt_at, created_at) VALUES (",
-        );
-        sql.bind_text(message.id.as_str()).push(", ").bind_text(message.tenant.as_str()).push(", ");
-        sql.bind_text(message.kind.as_str()).push(", ").bind_text(message.recipient.as_str()).push(", ");
-        sql.bind_text(message.subject.as_str()).push(", ").bind_text(message.body_text.as_str()).push(", ");
-        sql.bind_opt(message.body_html.as_deref()).push(", ").bind_text(message.dedupe_key.as_str()).push(", ");
-        sql.bind_opt(message.invitation_id.as_deref()).push(", ").bind_opt(message.redact.as_deref());
-        sql.push(", 'pending', 0, ").bind_text(created.as_str()).push(", ").bind_text(created.as_str());
-        sql.push(") ON CONFLICT (dedupe_key) DO NOTHING");
-        Ok(sql.reuse_prepared().execute(&mut self.conn)? == 1)
+    fn enqueue_messages(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize> {
+        let mut queued = 0;
+        for chunk in messages.chunks(INSERT_CHUNK) {
+            let mut sql = self.sql();
+            sql.push(
+                "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, \
+                 invitation_id, redact, status, attempts, next_attempt_at, created_at) VALUES ",
+            );
+            for (i, message) in chunk.iter().enumerate() {
+                let created = format_timestamp(message.created_at);
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind_text(message.id.as_str()).push(", ").bind_text(message.tenant.as_str()).push(", ");
+                sql.bind_text(message.kind.as_str()).push(", ").bind_text(message.recipient.as_str()).push(", ");
+                sql.bind_text(message.subject.as_str()).push(", ").bind_text(message.body_text.as_str()).push(", ");
+                sql.bind_opt(message.body_html.as_deref()).push(", ").bind_text(message.dedupe_key.as_str());
+                sql.push(", ").bind_opt(message.invitation_id.as_deref()).push(", ");
+                sql.bind_opt(message.redact.as_deref()).push(", 'pending', 0, ").bind_text(created.as_str());
+                sql.push(", ").bind_text(created).push(")");
+            }
+            sql.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+            queued += sql.execute(&mut self.conn)?;
+        }
+        Ok(queued)
     }
 
     fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {

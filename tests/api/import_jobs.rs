@@ -240,6 +240,40 @@ fn two_instances_on_one_database_run_each_job_once() {
     assert_eq!(users["totalResults"], 800);
 }
 
+/// A preview runs in one transaction that is rolled back; on PostgreSQL its progress is published
+/// from another connection, so every instance shows it; on SQLite (one instance per file) the
+/// instance running it shows it from memory. Small batches make the preview long enough.
+#[test]
+fn a_running_preview_shows_its_progress_on_every_instance() {
+    let db = TestDatabase::new();
+    let mut env = JOB_ENV.to_vec();
+    env.retain(|(name, _)| *name != "ROSTER_IMPORT_BATCH_ROWS");
+    env.push(("ROSTER_IMPORT_BATCH_ROWS", "5"));
+    let first = start_server(&db, &env);
+    let second = db.is_postgres().then(|| start_server(&db, &env));
+    let servers: Vec<&TestServer> = std::iter::once(&first).chain(second.as_ref()).collect();
+    let token = token("acme", ALL_SCOPES);
+    let response = upload(&first.base, &token, &people_csv(20_000, "live"), "?dry_run=true");
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let mut seen = vec![None; servers.len()];
+    while seen.iter().any(Option::is_none) {
+        for (server, shown) in servers.iter().zip(seen.iter_mut()) {
+            let import = import_of(&server.base, &token, &id);
+            assert_eq!(
+                import["status"], "running",
+                "the preview ended before every instance showed its progress ({} showed {shown:?}): {import}",
+                server.base
+            );
+            let processed = import["progress"]["processed_rows"].as_u64().expect("processed_rows");
+            if processed > 0 && shown.is_none() {
+                *shown = Some(processed);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn write_file(db: &TestDatabase, name: &str, text: &str) -> String {
     let path = db.dir().join(name);
     std::fs::write(&path, text).unwrap();

@@ -1,9 +1,11 @@
 //! Invitations for the users an import creates, through the invitations use case: queued in the
-//! transaction that writes the user, one per person however many rows name them.
+//! transaction that writes the users, one per person however many rows name them, a batch of
+//! users at a time (one policy read, one read of their open invitations, multi-row inserts).
 
 use super::Inviter;
 use crate::provision::invitations::{
-    invitation_policy, invitation_recipient, queue_invitation, should_invite, InvitationSettings, QueueStatus,
+    invitation_policy, invitation_recipient, queue_invitations, should_invite, Delivery, InvitationSettings,
+    QueueStatus,
 };
 use crate::provision::ProvisionResult;
 use crate::store::{Repository, StoredResource};
@@ -28,10 +30,37 @@ impl Inviter for PolicyInviter {
         user: &StoredResource,
         option: Option<bool>,
     ) -> ProvisionResult<bool> {
-        let policy = invitation_policy(repo, tenant)?;
-        if !should_invite(policy, option, user) || invitation_recipient(user).is_err() {
-            return Ok(false);
+        Ok(self.invite_many(repo, tenant, &[user], option)?.pop().unwrap_or(false))
+    }
+
+    fn invite_many(
+        &self,
+        repo: &mut dyn Repository,
+        tenant: &TenantId,
+        users: &[&StoredResource],
+        option: Option<bool>,
+    ) -> ProvisionResult<Vec<bool>> {
+        if users.is_empty() || option == Some(false) {
+            return Ok(vec![false; users.len()]);
         }
-        Ok(queue_invitation(repo, &self.settings, tenant, user)?.status == QueueStatus::Queued)
+        // The policy matters only when the import does not say.
+        let policy = match option {
+            Some(_) => Default::default(),
+            None => invitation_policy(repo, tenant)?,
+        };
+        // Users without a usable address are no error here: the import invites whom it can.
+        let invited: Vec<bool> = users
+            .iter()
+            .map(|user| should_invite(policy, option, user) && invitation_recipient(user).is_ok())
+            .collect();
+        let chosen: Vec<&StoredResource> =
+            users.iter().zip(&invited).filter(|(_, invite)| **invite).map(|(user, _)| *user).collect();
+        let mut queued = queue_invitations(repo, &self.settings, tenant, &chosen, Delivery::UnlessPending)?.into_iter();
+        Ok(invited
+            .into_iter()
+            .map(|invite| {
+                invite && matches!(queued.next(), Some(Ok(ref queued)) if queued.status == QueueStatus::Queued)
+            })
+            .collect())
     }
 }

@@ -314,21 +314,31 @@ fn io_error(error: std::io::Error) -> ProvisionError {
     ProvisionError::Store(StoreError::Database(format!("import spool: {error}")))
 }
 
-/// Renews a lease from another connection while a long transaction runs.
+/// Renews a lease from another connection while a long transaction runs. On PostgreSQL it also
+/// publishes a preview's progress (about once a second) from there, so `GET /api/v1/imports/{id}`
+/// shows it on every instance; on SQLite the pass holds the only write lock, so the progress stays
+/// in this process's memory ([`LiveProgress`]), where [`Importer::view`] finds it.
 struct Heartbeat {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How often a preview's progress is published at most.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Heartbeat {
     fn start(importer: &Importer, record: &ImportRecord, owner: &str) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let (store, tenant, id, owner) =
             (importer.provisioner.store().clone(), record.tenant.clone(), record.id.clone(), owner.to_string());
+        let publishes = record.phase == ImportPhase::Preview && store.backend() == crate::store::Backend::Postgres;
+        let live = publishes.then(|| importer.live.clone());
         let lease = importer.settings.import_lease;
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let tick = (lease / 3).max(std::time::Duration::from_millis(100));
+            let every = if live.is_some() { (lease / 3).min(PROGRESS_INTERVAL) } else { lease / 3 };
+            let tick = every.max(std::time::Duration::from_millis(100));
+            let mut published = 0;
             while !flag.load(Ordering::Relaxed) {
                 std::thread::park_timeout(tick);
                 if flag.load(Ordering::Relaxed) {
@@ -336,6 +346,12 @@ impl Heartbeat {
                 }
                 let until = Utc::now() + lease_delta(lease);
                 let _ = store.write(|repo| repo.renew_import_lease(&tenant, &id, &owner, until));
+                let processed = live.as_ref().and_then(|live| live.lock().ok()?.get(&id).copied()).unwrap_or(0);
+                if processed > published
+                    && store.write(|repo| repo.publish_preview_progress(&tenant, &id, &owner, processed)).is_ok()
+                {
+                    published = processed;
+                }
             }
         });
         Heartbeat { stop, thread: Some(thread) }
