@@ -239,7 +239,7 @@ mod store_tests {
                 ("g2", member("g1", ResourceKind::Group)),
             ];
             let (outcome, _) = run(store, |repo| {
-                let added = repo.add_memberships(&t, &memberships, MembershipSource::Import).unwrap();
+                let added = repo.add_memberships(&t, &memberships, MembershipSource::Import, false).unwrap();
                 let versions: Vec<i64> =
                     ["u1", "u2", "u3"].iter().map(|id| version(repo, ResourceKind::User, id)).collect();
                 let groups = [version(repo, ResourceKind::Group, "g1"), version(repo, ResourceKind::Group, "g2")];
@@ -347,7 +347,7 @@ mod store_tests {
                     repo.users_with_emails(&t, &emails).unwrap().len(),
                     repo.users_with_user_names(&t, &names).unwrap().len(),
                     repo.users_with_external_ids(&t, &external_ids).unwrap().len(),
-                    repo.add_memberships(&t, &memberships, MembershipSource::Import).unwrap().len(),
+                    repo.add_memberships(&t, &memberships, MembershipSource::Import, false).unwrap().len(),
                     repo.memberships_of_many(&t, &id_list).unwrap().len(),
                     repo.import_rows_of_users(&t, "none", &id_list).unwrap().len(),
                 ]

@@ -237,7 +237,7 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
         source: MembershipSource,
     ) -> StoreResult<usize> {
         let memberships: Vec<(&str, NewMember)> = members.iter().map(|m| (group_id, m.clone())).collect();
-        Ok(self.add_memberships(tenant, &memberships, source)?.len())
+        Ok(self.add_memberships(tenant, &memberships, source, false)?.len())
     }
     fn remove_members(&mut self, tenant: &TenantId, group_id: &str, member_ids: &[String]) -> StoreResult<usize>;
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize>;
@@ -261,12 +261,14 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
     /// `(group id, member id)` pairs added, in the order given, so version bumps and operations
     /// name only real changes. Locks the groups (in id order) before bumping the version of each
     /// user that joined one (its `groups` changed); the groups' own versions are the caller's to
-    /// bump ([`Repository::touch`]).
+    /// bump ([`Repository::touch`]). With `members_are_new` (users inserted earlier in this same
+    /// transaction, as an import batch's), their versions stay: no one can have seen them yet.
     fn add_memberships(
         &mut self,
         tenant: &TenantId,
         memberships: &[(&str, NewMember)],
         source: MembershipSource,
+        members_are_new: bool,
     ) -> StoreResult<Vec<(String, String)>>;
 }
 

@@ -520,6 +520,7 @@ impl Repository for SqlRepository<'_> {
         tenant: &TenantId,
         memberships: &[(&str, NewMember)],
         source: MembershipSource,
+        members_are_new: bool,
     ) -> StoreResult<Vec<(String, String)>> {
         if memberships.is_empty() {
             return Ok(Vec::new());
@@ -559,7 +560,9 @@ impl Repository for SqlRepository<'_> {
                 added.push(pair);
             }
         }
-        self.bump_users(tenant, &joined_users)?;
+        if !members_are_new {
+            self.bump_users(tenant, &joined_users)?;
+        }
         Ok(added)
     }
 

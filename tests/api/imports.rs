@@ -536,6 +536,8 @@ fn groups_match_exactly_then_case_insensitively_and_unknown_ones_are_errors() {
     assert_eq!(group_names(&app, &user_named(&app, "ann")), ["Sales"]);
     assert_eq!(group_names(&app, &user_named(&app, "bo")), ["Ops"]);
     assert!(group_names(&app, &user_named(&app, "di")).is_empty());
+    // Created with their groups in one transaction: nobody saw a version before the groups.
+    assert_eq!(user_named(&app, "ann")["meta"]["version"], "W/\"1\"");
     let groups = app.list("/Groups")["Resources"].as_array().unwrap().len();
     assert_eq!(groups, 3, "no group was created");
 }

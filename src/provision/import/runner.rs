@@ -702,9 +702,10 @@ impl Importer {
 
     /// Runs every row in one transaction; `Ok` when it was committed, `Err` when rolled back (a
     /// preview, or a failed row with `on_error=abort`). Outcomes go to `spool`.
-    /// Its progress is this process's alone ([`Importer::view`] shows it): the rows it evaluated
-    /// are not committed, so `processed_rows` in the database, from which a restarted job
-    /// resumes, stays as it was.
+    /// The rows it evaluates are not committed, so its progress is kept in memory
+    /// ([`Importer::view`] shows it) and, on PostgreSQL, published from the heartbeat's own
+    /// connection for the other instances; a restarted job still resumes from the committed
+    /// `processed_rows` of a batched pass, which a preview's published count never moves.
     fn single_transaction(
         &self,
         record: &ImportRecord,

@@ -236,7 +236,8 @@ impl BatchRun {
             .filter(|user| stored.contains_key(&user.id))
             .flat_map(|user| user.groups.iter().map(|group| (group.as_str(), user_member(&user.id))))
             .collect();
-        let added = repo.add_memberships(context.tenant, &memberships, MembershipSource::Import)?;
+        // The users were inserted a moment ago in this transaction: no one has seen their version 1.
+        let added = repo.add_memberships(context.tenant, &memberships, MembershipSource::Import, true)?;
         let added: BTreeSet<(String, String)> = added.into_iter().collect();
         let created: Vec<&StoredResource> = pending.iter().filter_map(|user| stored.get(&user.id)).collect::<Vec<_>>();
         let invited = invite_many(repo, context, &created)?;
@@ -486,7 +487,7 @@ fn update_user(
     let joined = create_groups(repo, context, state, plan.join, &mut steps)?;
     let memberships: Vec<(&str, NewMember)> =
         joined.iter().map(|group| (group.as_str(), user_member(&user.id))).collect();
-    for (group, _) in repo.add_memberships(context.tenant, &memberships, MembershipSource::Import)? {
+    for (group, _) in repo.add_memberships(context.tenant, &memberships, MembershipSource::Import, false)? {
         steps.push(group_add_step(&group, &user.id));
         run.touched_groups.insert(group);
     }
