@@ -522,6 +522,24 @@ fn the_same_person_twice_in_a_file_is_one_user_with_the_last_rows_values_and_one
 }
 
 #[test]
+fn a_row_naming_a_person_an_earlier_row_of_its_batch_created_updates_that_user() {
+    let app = TestApp::spawn();
+    app.create_group("Sales", &[]);
+    app.create_group("Ops", &[]);
+    // Row 2 creates "ann" (username from the email); row 3 names her by username with another
+    // email: it updates the user row 2 created, in the same batch, before that user is written.
+    let csv = "Email,Username,Job Title,Groups\nann@example.org,,Clerk,Sales\nann.lee@example.org,ann,Buyer,Ops\n";
+    let done = import(&app, csv, "");
+    assert_eq!(counts(&done), (1, 1, 0, 0), "{done}");
+    assert_eq!(warnings(&done), [(3, "duplicate_in_file".to_string())]);
+    let ann = user_named(&app, "ann");
+    assert_eq!(ann["title"], "Buyer");
+    assert_eq!(group_names(&app, &ann), ["Ops", "Sales"]);
+    assert_eq!(users(&app).len(), 1);
+    assert_eq!(done["invitations_queued"], 1, "one invitation per person");
+}
+
+#[test]
 fn groups_match_exactly_then_case_insensitively_and_unknown_ones_are_errors() {
     let app = TestApp::spawn();
     app.create_group("Sales", &[]);
