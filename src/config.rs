@@ -18,6 +18,10 @@ pub struct DatabaseSettings {
     /// Maximum database connections per process.
     #[arg(long, env = "ROSTER_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
+
+    /// SQLite: a WAL file larger than this many bytes is checkpointed and truncated after a write.
+    #[arg(long, env = "ROSTER_SQLITE_WAL_MAX_BYTES", default_value_t = crate::store::DEFAULT_WAL_MAX_BYTES)]
+    pub sqlite_wal_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

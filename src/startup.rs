@@ -26,7 +26,7 @@ use crate::tenant::TenantId;
 /// Opens (and migrates) the configured database.
 pub fn open_store(settings: &DatabaseSettings, schemas: Arc<SchemaRegistry>) -> anyhow::Result<Store> {
     let url = DatabaseUrl::parse(&settings.database_url);
-    Store::open(&url, settings.db_pool_size, schemas).map_err(|e| {
+    let store = Store::open(&url, settings.db_pool_size, schemas).map_err(|e| {
         let problem = e.to_string().trim_end().to_owned();
         let hint = if problem.contains("SSL support is not compiled in") {
             " (TLS to PostgreSQL needs a build with `--features postgres-tls`, see the README)"
@@ -34,7 +34,8 @@ pub fn open_store(settings: &DatabaseSettings, schemas: Arc<SchemaRegistry>) -> 
             ""
         };
         anyhow::anyhow!("cannot open database {}: {problem}{hint}", url.redacted())
-    })
+    })?;
+    Ok(store.with_wal_limit(settings.sqlite_wal_max_bytes))
 }
 
 /// The standard schemas plus the operator's extension definition files (docs/custom-schemas.md).

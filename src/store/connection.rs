@@ -112,9 +112,12 @@ impl ManageConnection for ConnectionManager {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL is set once per file by `open_pool`; foreign keys are off by default in SQLite.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                )
+                // `journal_size_limit`: a WAL that SQLite restarts from its beginning is also cut
+                // back, instead of keeping the largest size it ever reached.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                     PRAGMA journal_size_limit = {WAL_KEPT_BYTES};"
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
@@ -137,6 +140,47 @@ impl ManageConnection for ConnectionManager {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
+/// How long a SQLite statement waits for another connection's lock.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// What a SQLite WAL file is cut back to when SQLite restarts it (`journal_size_limit`).
+const WAL_KEPT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The WAL size from which a committed write checkpoints and truncates it ([`bound_wal`]).
+pub const DEFAULT_WAL_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How long the truncating checkpoint waits for readers still on older WAL frames.
+const CHECKPOINT_WAIT_MS: u64 = 1_000;
+
+/// The WAL file of a SQLite database (`<file>-wal`), or `None` for PostgreSQL.
+pub fn wal_path(url: &DatabaseUrl) -> Option<std::path::PathBuf> {
+    (url.backend == Backend::Sqlite).then(|| std::path::PathBuf::from(format!("{}-wal", url.target)))
+}
+
+/// Keeps a SQLite WAL file under `max_bytes`, run after a write transaction committed.
+///
+/// SQLite's own checkpoints after each commit copy the WAL into the database, but the file only
+/// starts over from its beginning when no reader is still on an older snapshot at the next write;
+/// during a long import, with progress polls and the outbox reading in between, that often failed
+/// and the file grew with every batch (10 GB in a 1,000,000-row run). Past `max_bytes`, this
+/// checkpoints in `TRUNCATE` mode: it waits briefly for readers to move to the latest snapshot,
+/// then empties the file. A checkpoint that cannot finish (a reader stayed) is retried after the
+/// next commit; its failure never fails the write, which is already committed.
+pub fn bound_wal(conn: &mut diesel::SqliteConnection, wal: &std::path::Path, max_bytes: u64) {
+    let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+    if size <= max_bytes {
+        return;
+    }
+    let checkpoint = format!(
+        "PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}; PRAGMA wal_checkpoint(TRUNCATE); \
+         PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+    );
+    if let Err(error) = conn.batch_execute(&checkpoint) {
+        tracing::warn!(%error, wal_bytes = size, "cannot checkpoint the SQLite WAL; retrying after the next write");
+        let _ = conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"));
+    }
+}
+
 /// Opens a pool; fails fast when the database cannot be reached.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
     if matches!(url.backend, Backend::Sqlite) {
@@ -145,7 +189,8 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
         // as they open together, one of them got "database is locked" on a new file.
         let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
         let mut conn = diesel::SqliteConnection::establish(&url.target).map_err(|e| unavailable(&e))?;
-        conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;").map_err(|e| unavailable(&e))?;
+        conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"))
+            .map_err(|e| unavailable(&e))?;
     }
     r2d2::Pool::builder()
         .max_size(max_size)

@@ -21,7 +21,7 @@ mod test_databases;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use connection::{Backend, DatabaseUrl};
+pub use connection::{Backend, DatabaseUrl, DEFAULT_WAL_MAX_BYTES};
 pub use filter_sql::{check_filter, check_sort, UnknownAttributes};
 pub use imports::{
     ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus, RowAction, RowSelection,
@@ -284,6 +284,8 @@ pub struct Store {
     /// When set, every read and write first checks that this token id is not revoked, on the
     /// same connection (and inside the same transaction) as the work.
     token_id: Option<std::sync::Arc<str>>,
+    /// SQLite: the WAL file and the size past which a committed write truncates it.
+    wal: Option<(std::sync::Arc<std::path::Path>, u64)>,
 }
 
 /// How long a SQLite writer waits for this instance's other writers, like SQLite's own busy
@@ -294,7 +296,8 @@ impl Store {
     /// Connects and runs pending migrations.
     pub fn open(url: &DatabaseUrl, pool_size: u32, schemas: std::sync::Arc<SchemaRegistry>) -> StoreResult<Store> {
         let pool = connection::open_pool(url, pool_size)?;
-        let store = Store { pool, backend: url.backend, schemas, writer: Default::default(), token_id: None };
+        let wal = connection::wal_path(url).map(|path| (path.into(), connection::DEFAULT_WAL_MAX_BYTES));
+        let store = Store { pool, backend: url.backend, schemas, writer: Default::default(), token_id: None, wal };
         store.migrate()?;
         Ok(store)
     }
@@ -305,6 +308,13 @@ impl Store {
     /// once on every instance.
     pub fn checking_token(&self, jti: &str) -> Store {
         Store { token_id: Some(jti.into()), ..self.clone() }
+    }
+
+    /// This store, truncating a SQLite WAL file that has grown past `max_bytes` after a write
+    /// (see `connection::bound_wal`); no effect on PostgreSQL.
+    pub fn with_wal_limit(mut self, max_bytes: u64) -> Store {
+        self.wal = self.wal.map(|(path, _)| (path, max_bytes));
+        self
     }
 
     fn check_token(&self, repo: &mut dyn Repository) -> StoreResult<()> {
@@ -356,7 +366,12 @@ impl Store {
             // IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
             // instead of deadlocking when both try to upgrade a read lock.
             AnyConnection::Sqlite(conn) => {
-                conn.immediate_transaction(|conn| checked_work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)))
+                let outcome = conn
+                    .immediate_transaction(|conn| checked_work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)));
+                if let (Ok(_), Some((wal, max_bytes))) = (&outcome, &self.wal) {
+                    connection::bound_wal(conn, wal, *max_bytes);
+                }
+                outcome
             }
             AnyConnection::Postgresql(conn) => diesel::Connection::transaction(conn, |conn| {
                 checked_work(&mut SqlRepository::new(DbConn::Postgres(conn), schemas))

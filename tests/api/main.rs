@@ -26,5 +26,6 @@ mod paging;
 mod patch;
 mod projection;
 mod search;
+mod sqlite_wal;
 mod tenants;
 mod users;

@@ -585,7 +585,7 @@ fn keys_that_point_at_two_different_people_are_a_conflict() {
         &rows[2],
         &json!({"issues": [{
             "code": "conflict", "severity": "error",
-            "message": "row 3 gives the username \"bob\" to bob@example.com, and this row gives it to \
+            "message": "row 3 gives the username \"bob\" to another email, and this row gives it to \
                         ann@example.com; two people cannot share one username, so give one of them a different \
                         username"
         }]}),

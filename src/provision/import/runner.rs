@@ -532,7 +532,8 @@ impl Importer {
             return Ok(Err(undefined));
         }
         let mut count = 0;
-        let mut seen: HashMap<u64, u64> = HashMap::new();
+        // Hashes only (not their rows): half the memory for the keys of a large file.
+        let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
         let mut repeats: HashMap<u64, u64> = HashMap::new();
         for row in &mut rows {
             match row {
@@ -542,7 +543,7 @@ impl Importer {
                         record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
                     if selected && !row.has_errors() {
                         for hash in identity_hashes(&row.keys) {
-                            if seen.insert(hash, row.row).is_some() {
+                            if !seen.insert(hash) {
                                 repeats.insert(hash, row.row);
                             }
                         }
