@@ -140,6 +140,17 @@ impl ManageConnection for ConnectionManager {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
+/// SQLite's page cache per connection, in KiB (SQLite's default).
+pub const PAGE_CACHE_KIB: u32 = 2_000;
+
+/// The page cache of a connection while it runs a bulk write ([`super::Store::write_bulk`]).
+pub const BULK_PAGE_CACHE_KIB: u32 = 65_536;
+
+/// Sets a SQLite connection's page cache; shrinking it frees the pages beyond the new size.
+pub fn set_page_cache(conn: &mut diesel::SqliteConnection, kib: u32) -> Result<(), StoreError> {
+    conn.batch_execute(&format!("PRAGMA cache_size = -{kib};")).map_err(StoreError::from)
+}
+
 /// How long a SQLite statement waits for another connection's lock.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
 

@@ -350,6 +350,25 @@ impl Store {
         &self,
         work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.write_sized(false, work)
+    }
+
+    /// [`Store::write`] for a transaction that touches many pages (an import's pass or batch): on
+    /// SQLite its connection gets a larger page cache while it runs, so index pages are not
+    /// evicted and read back again row after row (every connection keeping the larger cache
+    /// would multiply it by the pool's size).
+    pub fn write_bulk<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.write_sized(true, work)
+    }
+
+    fn write_sized<T, E: From<StoreError>>(
+        &self,
+        bulk: bool,
+        work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _turn = match self.backend {
             Backend::Sqlite => Some(self.writer.try_lock_for(WRITER_WAIT).ok_or_else(|| {
                 StoreError::Unavailable("database is locked: timed out waiting for other writers".to_string())
@@ -366,8 +385,14 @@ impl Store {
             // IMMEDIATE takes the write lock up front, so two writers wait on the busy timeout
             // instead of deadlocking when both try to upgrade a read lock.
             AnyConnection::Sqlite(conn) => {
+                if bulk {
+                    connection::set_page_cache(conn, connection::BULK_PAGE_CACHE_KIB)?;
+                }
                 let outcome = conn
                     .immediate_transaction(|conn| checked_work(&mut SqlRepository::new(DbConn::Sqlite(conn), schemas)));
+                if bulk {
+                    connection::set_page_cache(conn, connection::PAGE_CACHE_KIB)?;
+                }
                 if let (Ok(_), Some((wal, max_bytes))) = (&outcome, &self.wal) {
                     connection::bound_wal(conn, wal, *max_bytes);
                 }

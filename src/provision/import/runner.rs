@@ -728,7 +728,7 @@ impl Importer {
         };
         let batch_rows = self.settings.import_batch_rows as usize;
         let _heartbeat = Heartbeat::start(self, record, owner);
-        let outcome = self.provisioner.store().write(|repo| -> Result<ImportCounts, JobError> {
+        let outcome = self.provisioner.store().write_bulk(|repo| -> Result<ImportCounts, JobError> {
             repo.delete_import_results(context.tenant, context.import_id)?;
             insert_file_warnings(repo, &context, &scan.warnings)?;
             let mut state = PassState::default();
@@ -796,7 +796,7 @@ impl Importer {
             let carried = state.carried.clone();
             record = loop {
                 let first = record.processed_rows == 0;
-                let written = self.provisioner.store().write(|repo| -> Result<ImportRecord, JobError> {
+                let written = self.provisioner.store().write_bulk(|repo| -> Result<ImportRecord, JobError> {
                     if first {
                         repo.delete_import_results(context.tenant, context.import_id)?;
                         insert_file_warnings(repo, &context, &scan.warnings)?;
