@@ -7,19 +7,20 @@
 //! broken structure, unknown columns, too many rows) is an import with status `failed` whose
 //! `errors` say why: the HTTP status says whether an import was created, its `status` how it went.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use super::extract::ScimBody;
 use super::AppState;
 use crate::auth::{Principal, Scope};
@@ -666,11 +667,60 @@ pub async fn commit_import(
     })
 }
 
-fn csv_response(file_name: &str, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
+/// A `200 OK` of CSV (RFC 4180) in UTF-8 that browsers save as `file_name`; the caller adds the
+/// body, whole or streamed.
+fn csv_download(file_name: &str) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
-        .body(body)
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")));
+    response
+}
+
+/// The documented responses of a CSV download: the file, or the SCIM error of a missing or
+/// invalid token (401), of a token without the scope the download needs (403, `lacks_scope`),
+/// or of a missing import or profile (404, `missing`).
+fn csv_download_responses(file_name: &str, lacks_scope: &str, missing: &str) -> BTreeMap<String, RefOr<Response>> {
+    let response = |description: &str, content_type: &str, schema: RefOr<utoipa::openapi::Schema>| {
+        let content = ContentBuilder::new().schema(Some(schema)).build();
+        RefOr::T(ResponseBuilder::new().description(description).content(content_type, content).build())
+    };
+    let error = |description: &str| {
+        response(description, "application/json", RefOr::Ref(Ref::from_schema_name(ErrorResponse::name())))
+    };
+    BTreeMap::from([
+        ("200".to_string(), response(file_name, "text/csv", String::schema())),
+        ("401".to_string(), error("Missing or invalid token")),
+        ("403".to_string(), error(lacks_scope)),
+        ("404".to_string(), error(missing)),
+    ])
+}
+
+/// The responses of `GET /api/v1/imports/{id}/errors.csv`.
+struct ErrorsCsvResponses;
+
+impl IntoResponses for ErrorsCsvResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        csv_download_responses("errors.csv", "Token lacks the import scope", "No such import in this tenant")
+    }
+}
+
+/// The responses of `GET /api/v1/imports/template.csv`.
+struct TemplateCsvResponses;
+
+impl IntoResponses for TemplateCsvResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        csv_download_responses("template.csv", "Token lacks the import scope", "No such profile")
+    }
+}
+
+/// The responses of `GET /api/v1/users/export.csv`.
+struct ExportCsvResponses;
+
+impl IntoResponses for ExportCsvResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        csv_download_responses("users.csv", "Token lacks the scim:read scope", "No such profile")
+    }
 }
 
 /// The failed rows of an import as CSV: the original columns plus an `error` column.
@@ -681,12 +731,7 @@ fn csv_response(file_name: &str, body: Vec<u8>) -> HttpResponse {
     tag = "Imports",
     summary = "Download the failed rows",
     params(("id" = String, Path, description = "The import's id")),
-    responses(
-        (status = 200, description = "errors.csv", body = String, content_type = "text/csv"),
-        (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
-        (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
-        (status = 404, description = "No such import in this tenant", body = crate::api::error::ErrorResponse),
-    ),
+    responses(ErrorsCsvResponses),
     security(("bearer" = []))
 )]
 #[get("/api/v1/imports/{id}/errors.csv")]
@@ -702,7 +747,7 @@ pub async fn get_import_errors(
         state.importer.write_errors_csv(&principal.tenant, &id, &mut out).map(|_| out)
     })
     .await??;
-    Ok(csv_response(&name, body))
+    Ok(csv_download(&name).body(body))
 }
 
 /// The SCIM operations the rows of an import became (for a preview: would become).
@@ -756,12 +801,7 @@ fn operation_of(row: ImportRowRecord) -> ImportOperation {
     tag = "Imports",
     summary = "Download an import template",
     params(ProfileParams),
-    responses(
-        (status = 200, description = "template.csv", body = String, content_type = "text/csv"),
-        (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
-        (status = 403, description = "Token lacks the import scope", body = crate::api::error::ErrorResponse),
-        (status = 404, description = "No such profile", body = crate::api::error::ErrorResponse),
-    ),
+    responses(TemplateCsvResponses),
     security(("bearer" = []))
 )]
 #[get("/api/v1/imports/template.csv")]
@@ -776,7 +816,7 @@ pub async fn get_import_template(
         state.importer.write_template(&principal.tenant, params.profile.as_deref(), &mut out).map(|_| out)
     })
     .await??;
-    Ok(csv_response("template.csv", body))
+    Ok(csv_download("template.csv").body(body))
 }
 
 /// Sends what a blocking writer produces to a streamed response, 64 KiB at a time.
@@ -817,12 +857,7 @@ impl Drop for ChannelWriter {
     tag = "Imports",
     summary = "Export users as CSV",
     params(ProfileParams),
-    responses(
-        (status = 200, description = "users.csv", body = String, content_type = "text/csv"),
-        (status = 401, description = "Missing or invalid token", body = crate::api::error::ErrorResponse),
-        (status = 403, description = "Token lacks the scim:read scope", body = crate::api::error::ErrorResponse),
-        (status = 404, description = "No such profile", body = crate::api::error::ErrorResponse),
-    ),
+    responses(ExportCsvResponses),
     security(("bearer" = []))
 )]
 #[get("/api/v1/users/export.csv")]
@@ -851,10 +886,7 @@ pub async fn export_users(
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     });
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""))
-        .streaming(body))
+    Ok(csv_download("users.csv").streaming(body))
 }
 
 /// Save a mapping profile under a name (create or replace).

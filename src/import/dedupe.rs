@@ -1,171 +1,150 @@
-//! The same person twice in one file: one user, the last row's values, a warning per extra row.
+//! The same person twice in one file: one user, written once at the person's last row, the later
+//! rows' non-empty cells winning (seed 000: "one user profile, using the details from the last
+//! entry").
 //!
-//! Rows are matched to each other the way the runner matches them to stored users (by email,
-//! then username, then external id), so a row that would update the user an earlier row created is
-//! recognised as the same person. Memory grows with the number of distinct keys, not with the
-//! rows' contents.
-//!
-//! The deduper cannot know, while streaming, that a row will be superseded later; it tells the
-//! runner at the later row instead ([`Supersession`]). The runner merges by applying rows in file
-//! order: the later row updates the user the earlier one resolved to, its non-empty cells win, and
-//! the person gets one invitation.
+//! Rows are the same person when they share an identity key: the email, the username or the
+//! external id, compared as rows are matched to stored users (emails and usernames lower-cased,
+//! external ids exactly). Two passes over the file find them with memory that grows with the
+//! people named more than once, not with the file:
+//! - the scan feeds every row to be imported to a [`RepeatScan`], which keeps, for each key that
+//!   several rows share, the last row that has it ([`Repeats`]);
+//! - the pass folds each row with a [`PersonFolder`]: a row whose person appears again later is
+//!   merged with the person's earlier rows and carried forward instead of written; the person's
+//!   last row is written with all of them merged under it ([`PlannedRow::merged_over`]).
 //!
 //! A shared username alone does not make two rows one person: rows giving one username to two
 //! different emails are two people, and the later one is a `conflict` ([`UserNameClaims`]).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{IssueCode, RowIssue};
-use super::row::PlannedRow;
+use super::row::{MatchKeys, PlannedRow};
 
-/// Which key made two rows the same person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyKind {
-    /// The primary email.
-    Email,
-    /// The username.
-    UserName,
-    /// The external id.
-    ExternalId,
+/// One identity key of a row, hashed with its kind (an email and an external id with the same
+/// text are different keys), so memory does not grow with the keys' lengths.
+type IdentityKey = u64;
+
+/// The identity keys of a row: its email, username and external id, those it has.
+fn identity_keys(keys: &MatchKeys) -> Vec<IdentityKey> {
+    [(0u8, &keys.email), (1, &keys.user_name), (2, &keys.external_id)]
+        .into_iter()
+        .filter_map(|(kind, key)| {
+            let key = key.as_ref()?;
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (kind, key).hash(&mut hasher);
+            Some(hasher.finish())
+        })
+        .collect()
 }
 
-impl KeyKind {
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::UserName => "username",
-            Self::ExternalId => "external id",
-        }
-    }
-}
-
-/// "Row `row` supersedes row `supersedes`": both are the person first seen at `first_row`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Supersession {
-    /// The later row, whose values win.
-    pub row: u64,
-    /// The previous row of the same person.
-    pub supersedes: u64,
-    /// The first row of the person in the file.
-    pub first_row: u64,
-    /// Which key matched.
-    pub matched_by: KeyKind,
-    /// The key's value.
-    pub key: String,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Person {
-    first_row: u64,
-    last_row: u64,
-}
-
-/// Tracks the people seen so far in a file.
+/// Finds, while a scan reads a file, the identity keys that several of its rows share.
 #[derive(Debug, Default)]
-pub struct FileDeduper {
-    emails: HashMap<Box<str>, usize>,
-    user_names: HashMap<Box<str>, usize>,
-    external_ids: HashMap<Box<str>, usize>,
-    people: Vec<Person>,
+pub struct RepeatScan {
+    /// Every key seen so far (keys only: half the memory of a large file's keys).
+    seen: HashSet<IdentityKey>,
+    /// The keys seen more than once, with the last row that has each.
+    repeats: HashMap<IdentityKey, u64>,
 }
 
-impl FileDeduper {
-    /// An empty tracker for one file (or one selection of rows to commit).
+impl RepeatScan {
+    /// A scan of no rows yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Distinct people seen so far.
-    pub fn people(&self) -> usize {
-        self.people.len()
-    }
-
-    /// Records a row. Rows with errors are not imported and are not recorded. A row that repeats an
-    /// earlier person gets a `duplicate_in_file` warning and `supersedes` set; a row whose keys
-    /// point at two different earlier people gets a `conflict` error.
-    pub fn observe(&mut self, row: &mut PlannedRow) -> Option<Supersession> {
+    /// Records a row to be imported; a commit of some rows records only those. Rows with errors
+    /// are not imported and are not recorded.
+    pub fn observe(&mut self, row: &PlannedRow) {
         if row.has_errors() {
-            return None;
+            return;
         }
-        let keys: Vec<(KeyKind, String)> = [
-            (KeyKind::Email, row.keys.email.clone()),
-            (KeyKind::UserName, row.keys.user_name.clone()),
-            (KeyKind::ExternalId, row.keys.external_id.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(kind, key)| key.map(|key| (kind, key)))
-        .collect();
-        let found: Vec<(KeyKind, &str, usize)> = keys
-            .iter()
-            .filter_map(|(kind, key)| self.map(*kind).get(key.as_str()).map(|&person| (*kind, key.as_str(), person)))
-            .collect();
-        if let Some((first_kind, first_key, person)) = found.first().copied() {
-            if let Some((kind, key, other)) = found.iter().copied().find(|(_, _, other)| *other != person) {
-                let message = format!(
-                    "{} \"{first_key}\" is the person of row {} but {} \"{key}\" is another person's, in row {}; \
-                     correct one of them",
-                    first_kind.describe(),
-                    self.people[person].last_row,
-                    kind.describe(),
-                    self.people[other].last_row,
-                );
-                row.issues.push(RowIssue::error(row.row, IssueCode::Conflict, message).with_value(key.to_owned()));
-                return None;
+        for key in identity_keys(&row.keys) {
+            if !self.seen.insert(key) {
+                self.repeats.insert(key, row.row);
             }
-            let previous = self.people[person];
-            let supersession = Supersession {
-                row: row.row,
-                supersedes: previous.last_row,
-                first_row: previous.first_row,
-                matched_by: first_kind,
-                key: first_key.to_owned(),
-            };
-            self.people[person].last_row = row.row;
-            self.register(&keys, person);
-            row.supersedes = Some(previous.last_row);
-            row.issues.push(
-                RowIssue::warning(
-                    row.row,
-                    IssueCode::DuplicateInFile,
-                    format!(
-                        "same person as row {} ({} \"{}\"); one user is imported with the values of the last row, so \
-                         this row's values replace row {}'s",
-                        previous.last_row,
-                        first_kind.describe(),
-                        supersession.key,
-                        previous.last_row,
-                    ),
-                )
-                .with_value(supersession.key.clone()),
-            );
-            return Some(supersession);
-        }
-        let person = self.people.len();
-        self.people.push(Person { first_row: row.row, last_row: row.row });
-        self.register(&keys, person);
-        None
-    }
-
-    fn map(&self, kind: KeyKind) -> &HashMap<Box<str>, usize> {
-        match kind {
-            KeyKind::Email => &self.emails,
-            KeyKind::UserName => &self.user_names,
-            KeyKind::ExternalId => &self.external_ids,
         }
     }
 
-    fn register(&mut self, keys: &[(KeyKind, String)], person: usize) {
-        for (kind, key) in keys {
-            let map = match kind {
-                KeyKind::Email => &mut self.emails,
-                KeyKind::UserName => &mut self.user_names,
-                KeyKind::ExternalId => &mut self.external_ids,
-            };
-            map.entry(key.as_str().into()).or_insert(person);
+    /// What the scan found; the keys seen once are forgotten.
+    pub fn finish(self) -> Repeats {
+        Repeats { last_rows: self.repeats }
+    }
+}
+
+/// The identity keys that several rows of a file share, each with the last row that has it.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    last_rows: HashMap<IdentityKey, u64>,
+}
+
+impl Repeats {
+    /// True when no person appears twice.
+    pub fn is_empty(&self) -> bool {
+        self.last_rows.is_empty()
+    }
+
+    /// The last row that has one of `keys`, when one of them is shared.
+    fn last_row(&self, keys: &[IdentityKey]) -> Option<u64> {
+        keys.iter().filter_map(|key| self.last_rows.get(key)).copied().max()
+    }
+}
+
+/// What a row is once folded with the earlier rows of its person.
+#[derive(Debug, PartialEq)]
+pub enum Folded<'a> {
+    /// The person appears again at the later row given: this row, merged with the person's
+    /// earlier rows, is carried there instead of written.
+    Superseded(PlannedRow, u64),
+    /// The row to write: borrowed when its person has no earlier rows to merge, else merged.
+    Apply(Cow<'a, PlannedRow>),
+}
+
+/// The rows of people who appear again later in the file, merged so far, by identity key.
+#[derive(Debug, Default, Clone)]
+pub struct PersonFolder {
+    carried: HashMap<IdentityKey, PlannedRow>,
+}
+
+impl PersonFolder {
+    /// A folder that carries nothing yet: the start of a pass.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Merges a row with the carried rows of its person, and carries it on when `repeats` says
+    /// the person appears again later. Rows are folded in file order, each row the scan recorded
+    /// exactly once; a row whose person the file names once is borrowed, not cloned.
+    pub fn fold<'a>(&mut self, repeats: &Repeats, row: &'a PlannedRow) -> Folded<'a> {
+        if row.has_errors() || repeats.is_empty() {
+            return Folded::Apply(Cow::Borrowed(row));
+        }
+        let keys = identity_keys(&row.keys);
+        if repeats.last_row(&keys).is_none() {
+            // Not a person the file names twice (the scan knows them all): nothing to merge or carry.
+            return Folded::Apply(Cow::Borrowed(row));
+        }
+        let mut merged = row.clone();
+        for key in keys {
+            if let Some(earlier) = self.carried.remove(&key) {
+                for other in identity_keys(&earlier.keys) {
+                    self.carried.remove(&other);
+                }
+                merged = merged.merged_over(&earlier);
+            }
+        }
+        let keys = identity_keys(&merged.keys);
+        match repeats.last_row(&keys) {
+            Some(last) if last > merged.row => {
+                for key in keys {
+                    self.carried.insert(key, merged.clone());
+                }
+                Folded::Superseded(merged, last)
+            }
+            _ => Folded::Apply(Cow::Owned(merged)),
         }
     }
 }

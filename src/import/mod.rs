@@ -29,7 +29,7 @@ use std::io::Read;
 
 pub use changes::{creation_body, patch_request, update_operations};
 pub use decode::{Delimiter, SourceEncoding};
-pub use dedupe::{FileDeduper, KeyKind, Supersession, UserNameClaims};
+pub use dedupe::{Folded, PersonFolder, RepeatScan, Repeats, UserNameClaims};
 pub use error::{ImportError, IssueCode, ProfileError, ReportError, RowIssue, Severity};
 pub use profile::{ColumnSpec, Profile, Rules, Target};
 pub use reader::{CsvReader, RawRow, ReaderOptions};

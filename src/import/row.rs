@@ -57,8 +57,6 @@ pub struct PlannedRow {
     pub manager_email: Option<String>,
     /// How to find the existing user.
     pub keys: MatchKeys,
-    /// The earlier row this one supersedes (same person, set by [`super::FileDeduper`]).
-    pub supersedes: Option<u64>,
     /// Problems with the row; any error means the row is not imported.
     pub issues: Vec<RowIssue>,
 }
@@ -74,7 +72,6 @@ impl PlannedRow {
             groups: None,
             manager_email: None,
             keys: MatchKeys::default(),
-            supersedes: None,
             issues: Vec::new(),
         }
     }

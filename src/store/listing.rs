@@ -375,7 +375,7 @@ mod tests {
     /// its few matches; a page of the whole listing must come from the index in order.
     const LOOKUPS: &[(ResourceKind, &str, Option<&str>, bool, &str)] = &[
         (ResourceKind::User, r#"userName eq "bjensen""#, None, false, "users_tenant_user_name"),
-        (ResourceKind::User, r#"externalId eq "701984""#, None, false, "users_tenant_external_id"),
+        (ResourceKind::User, r#"externalId eq "701984""#, None, false, "users_tenant_external_id_order"),
         (ResourceKind::User, r#"emails.value eq "b@example.com""#, None, false, "user_emails_tenant_value"),
         (
             ResourceKind::User,
@@ -384,9 +384,9 @@ mod tests {
             false,
             "user_emails_tenant_value",
         ),
-        (ResourceKind::User, r#"displayName eq "Babs""#, None, false, "users_tenant_display_name"),
-        (ResourceKind::Group, r#"displayName eq "Tour Guides""#, None, false, "groups_tenant_display_name"),
-        (ResourceKind::Group, r#"externalId eq "g-1""#, None, false, "groups_tenant_external_id"),
+        (ResourceKind::User, r#"displayName eq "Babs""#, None, false, "users_tenant_display_name_order"),
+        (ResourceKind::Group, r#"displayName eq "Tour Guides""#, None, false, "groups_tenant_display_name_order"),
+        (ResourceKind::Group, r#"externalId eq "g-1""#, None, false, "groups_tenant_external_id_order"),
         (ResourceKind::User, r#"id eq "2819c223""#, None, false, "scim_users"),
         (ResourceKind::Group, r#"members[value eq "2819c223"]"#, None, false, "memberships_member"),
         (ResourceKind::Group, r#"members.value eq "2819c223""#, None, false, "memberships_member"),
@@ -395,6 +395,9 @@ mod tests {
         (ResourceKind::User, "", None, false, "users_tenant_created"),
         (ResourceKind::User, "", Some("userName"), true, "users_tenant_user_name"),
         (ResourceKind::User, "", Some("meta.created"), true, "users_tenant_created"),
+        (ResourceKind::User, "", Some("displayName"), true, "users_tenant_display_name_order"),
+        (ResourceKind::User, "", Some("meta.lastModified"), true, "users_tenant_last_modified_order"),
+        (ResourceKind::Group, "", Some("displayName"), true, "groups_tenant_display_name_order"),
     ];
 
     fn page_query(filter: &str, sort_by: Option<&str>, cursor: bool) -> PageQuery {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use roster::import::{plan_rows, IssueCode, PlannedRow, Profile, ReaderOptions};
+use std::borrow::Cow;
+
+use roster::import::{plan_rows, Folded, IssueCode, PersonFolder, PlannedRow, Profile, ReaderOptions, RepeatScan};
 use serde_json::Value;
 
 pub fn fixture_path(name: &str) -> PathBuf {
@@ -51,5 +53,52 @@ pub fn assert_row(row: &PlannedRow, expected: &Value, context: &str) {
         } else {
             assert_eq!(got, want, "{context}: field {key}");
         }
+    }
+}
+
+/// What the runner makes of a row once the same person's rows are folded together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Written as planned (borrowed: its person has no earlier rows).
+    AsPlanned,
+    /// Written merged with the person's earlier rows.
+    Merged(Box<PlannedRow>),
+    /// Not written: the person appears again at this later row, which it is carried to.
+    CarriedTo(u64),
+}
+
+/// Scans the rows to import (`selected`, all when `None`) as the runner's scan does, then folds
+/// every one of them in file order as its pass does.
+pub fn fold_selected(rows: &[PlannedRow], selected: Option<&[u64]>) -> Vec<Fate> {
+    let chosen = |row: &PlannedRow| selected.is_none_or(|selected| selected.contains(&row.row));
+    let mut scan = RepeatScan::new();
+    rows.iter().filter(|row| chosen(row)).for_each(|row| scan.observe(row));
+    let repeats = scan.finish();
+    let mut folder = PersonFolder::new();
+    rows.iter()
+        .filter(|row| chosen(row))
+        .map(|row| match folder.fold(&repeats, row) {
+            Folded::Apply(Cow::Borrowed(_)) => Fate::AsPlanned,
+            Folded::Apply(Cow::Owned(merged)) => Fate::Merged(Box::new(merged)),
+            Folded::Superseded(_, last) => Fate::CarriedTo(last),
+        })
+        .collect()
+}
+
+/// [`fold_selected`] of all rows.
+pub fn fold(rows: &[PlannedRow]) -> Vec<Fate> {
+    fold_selected(rows, None)
+}
+
+/// The row each row is carried to, `None` for rows written.
+pub fn carried_to(fates: &[Fate]) -> Vec<Option<u64>> {
+    fates.iter().map(|fate| if let Fate::CarriedTo(row) = fate { Some(*row) } else { None }).collect()
+}
+
+/// The merged row written for a person, panicking when `fate` is not one.
+pub fn merged(fate: &Fate) -> &PlannedRow {
+    match fate {
+        Fate::Merged(row) => row,
+        other => panic!("expected a merged row, got {other:?}"),
     }
 }

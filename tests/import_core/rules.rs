@@ -1,7 +1,7 @@
 //! Every row rule of the importer, table-driven: a header, a row, a profile, what the plan says.
 
-use crate::common::{assert_row, plan};
-use roster::import::{FileDeduper, IssueCode, KeyKind, PlannedRow, Profile};
+use crate::common::{assert_row, carried_to, fold, fold_selected, merged, plan, Fate};
+use roster::import::{IssueCode, PlannedRow, Profile};
 use serde_json::{json, Value};
 
 struct Case {
@@ -231,7 +231,6 @@ fn every_default_column_lands_in_its_scim_attribute() {
             "manager_email": "boss@example.com",
             "keys": {"email": "jane@example.com", "user_name": "jdoe", "external_id": "HR-17"},
             "cleared": [],
-            "supersedes": null,
             "issues": []
         }),
     }]);
@@ -525,19 +524,14 @@ fn a_malformed_row_is_planned_as_a_failure_with_its_cells() {
     }]);
 }
 
-/// Per row: (row, superseded row, matching key) when it repeats an earlier person.
-type Repeats = Vec<Option<(u64, u64, KeyKind)>>;
-
-fn dedupe(rows: &mut [PlannedRow]) -> (FileDeduper, Repeats) {
-    let mut deduper = FileDeduper::new();
-    let supersessions =
-        rows.iter_mut().map(|row| deduper.observe(row).map(|s| (s.row, s.supersedes, s.matched_by))).collect();
-    (deduper, supersessions)
+/// Display names of a written row.
+fn display_name(row: &PlannedRow) -> &Value {
+    &row.attributes["displayName"]
 }
 
 #[test]
-fn the_same_person_twice_is_one_user_with_the_last_rows_values() {
-    let mut rows = plan(
+fn the_same_person_twice_is_one_user_written_at_the_last_row_with_its_values() {
+    let rows = plan(
         "Email,Username,External ID,Display Name\n\
          jane@example.com,,,Jane\n\
          bob@example.com,bob,,Bob\n\
@@ -548,39 +542,80 @@ fn the_same_person_twice_is_one_user_with_the_last_rows_values() {
          bad,,,Broken\n",
         &Profile::default_profile(),
     );
-    let (deduper, supersessions) = dedupe(&mut rows);
-    assert_eq!(
-        supersessions,
-        vec![None, None, Some((4, 2, KeyKind::Email)), None, None, Some((7, 4, KeyKind::Email)), None]
-    );
     assert_eq!(
         crate::common::codes(&rows[3]),
         vec![IssueCode::Conflict],
         "bob's username given to another email is another person claiming it, not bob again"
     );
-    assert_eq!(deduper.people(), 3, "jane, bob and whoever has the external id X-1");
-    assert_row(
-        &rows[2],
-        &json!({"supersedes": 2, "issues": [{
-            "code": "duplicate_in_file", "severity": "warning", "value": "jane@example.com",
-            "message": "same person as row 2 (email \"jane@example.com\"); one user is imported with the values \
-                        of the last row, so this row's values replace row 2's"
-        }]}),
-        "row 4",
+    let fates = fold(&rows);
+    assert_eq!(
+        carried_to(&fates),
+        vec![Some(7), None, Some(7), None, None, None, None],
+        "jane's first two rows (emails compared case-insensitively) wait for her last"
     );
-    assert_eq!(rows[5].supersedes, Some(4), "a third row supersedes the second");
-    assert!(rows[6].issues.iter().all(|i| i.code != IssueCode::DuplicateInFile), "rows with errors are not tracked");
+    assert_eq!(display_name(merged(&fates[5])), &json!("Jane Doe"), "the last row's values win");
+    let written =
+        rows.iter().zip(&fates).filter(|(row, fate)| !row.has_errors() && !matches!(fate, Fate::CarriedTo(_)));
+    assert_eq!(written.count(), 3, "jane, bob and whoever has the external id X-1");
+}
+
+#[test]
+fn a_later_rows_empty_cells_keep_the_earlier_rows_values() {
+    let rows = plan(
+        "Email,Username,Display Name,Job Title\nann@example.com,ann,Ann,Engineer\nann@example.com,,Ann B.,\n",
+        &Profile::default_profile(),
+    );
+    let fates = fold(&rows);
+    assert_eq!(carried_to(&fates), vec![Some(3), None]);
+    let written = merged(&fates[1]);
+    assert_eq!((display_name(written), &written.attributes["title"]), (&json!("Ann B."), &json!("Engineer")));
+    assert_eq!(written.keys.user_name.as_deref(), Some("ann"), "the earlier row's username still finds the user");
+}
+
+#[test]
+fn rows_sharing_any_key_are_one_person_followed_from_key_to_key() {
+    let rows = plan(
+        "Email,Username,External ID,Display Name\n\
+         ann@example.com,,HR-1,A\n\
+         ,ANN,HR-1,B\n\
+         ,ann,,C\n\
+         bob@example.com,,,Bob\n",
+        &Profile::default_profile(),
+    );
+    let fates = fold(&rows);
+    assert_eq!(
+        carried_to(&fates),
+        vec![Some(3), Some(4), None, None],
+        "row 2 shares HR-1 with 3, which shares ann with 4"
+    );
+    let keys = &merged(&fates[2]).keys;
+    assert_eq!(
+        (keys.email.as_deref(), keys.user_name.as_deref(), keys.external_id.as_deref()),
+        (Some("ann@example.com"), Some("ann"), Some("HR-1"))
+    );
+    assert_eq!(fates[3], Fate::AsPlanned, "a person named once is written as planned, not copied");
+}
+
+#[test]
+fn rows_with_errors_are_neither_awaited_nor_merged() {
+    let rows = plan("Email,Status\nann@example.com,Active\nann@example.com,Pending\n", &Profile::default_profile());
+    assert!(rows[1].has_errors());
+    assert_eq!(fold(&rows), vec![Fate::AsPlanned, Fate::AsPlanned]);
+}
+
+#[test]
+fn a_row_left_out_of_a_commit_does_not_hold_back_its_persons_other_rows() {
+    let rows = plan("Email,Display Name\nann@example.com,A\nann@example.com,B\n", &Profile::default_profile());
+    assert_eq!(carried_to(&fold(&rows)), vec![Some(3), None]);
+    assert_eq!(fold_selected(&rows, Some(&[2])), vec![Fate::AsPlanned]);
 }
 
 #[test]
 fn keys_that_point_at_two_different_people_are_a_conflict() {
-    let mut rows = plan(
+    let rows = plan(
         "Email,Username\nann@example.com,ann\nbob@example.com,bob\nann@example.com,bob\n",
         &Profile::default_profile(),
     );
-    let (deduper, supersessions) = dedupe(&mut rows);
-    assert_eq!(supersessions, vec![None, None, None]);
-    assert_eq!(deduper.people(), 2);
     assert_row(
         &rows[2],
         &json!({"issues": [{
@@ -591,12 +626,11 @@ fn keys_that_point_at_two_different_people_are_a_conflict() {
         }]}),
         "conflict",
     );
+    assert_eq!(fold(&rows), vec![Fate::AsPlanned; 3], "the conflicting row is merged into neither person");
 }
 
 #[test]
 fn external_ids_match_case_exactly() {
-    let mut rows = plan("External ID,Username\nAB-1,a\nab-1,b\nAB-1,c\n", &Profile::default_profile());
-    let (_, supersessions) = dedupe(&mut rows);
-    assert_eq!(supersessions, vec![None, None, Some((4, 2, KeyKind::ExternalId))], "AB-1 and ab-1 differ");
-    assert_eq!(crate::common::codes(&rows[2]), vec![IssueCode::DuplicateInFile]);
+    let rows = plan("External ID,Username\nAB-1,a\nab-1,b\nAB-1,c\n", &Profile::default_profile());
+    assert_eq!(carried_to(&fold(&rows)), vec![Some(4), None, None], "AB-1 and ab-1 differ");
 }

@@ -1,8 +1,8 @@
 //! One file per seed article, in that article's style, planned with the results it describes.
 
-use crate::common::{assert_row, codes, fixture, plan, plan_bytes, profile_fixture};
+use crate::common::{assert_row, carried_to, codes, fixture, fold, merged, plan, plan_bytes, profile_fixture, Fate};
 use roster::import::{
-    plan_rows, Delimiter, ErrorsCsvWriter, FileDeduper, IssueCode, PlannedRow, Profile, ReaderOptions, SourceEncoding,
+    plan_rows, Delimiter, ErrorsCsvWriter, IssueCode, PlannedRow, Profile, ReaderOptions, SourceEncoding,
 };
 use serde_json::{json, Value};
 
@@ -17,14 +17,6 @@ fn rejected(bytes: &[u8], profile: &Profile) -> Vec<roster::import::RowIssue> {
     }
 }
 
-fn dedupe(rows: &mut [PlannedRow]) -> FileDeduper {
-    let mut deduper = FileDeduper::new();
-    for row in rows.iter_mut() {
-        deduper.observe(row);
-    }
-    deduper
-}
-
 const DEVICES: &str = "urn:roster:params:scim:schemas:extension:devices:2.0:User";
 
 /// Seed 000 (device management): display name and email mandatory, ownership mandatory when
@@ -32,7 +24,7 @@ const DEVICES: &str = "urn:roster:params:scim:schemas:extension:devices:2.0:User
 #[test]
 fn seed_000_device_enrollment_maps_devices_and_keeps_the_last_row_per_email() {
     let profile = profile_fixture("seed_000_profile.json");
-    let mut rows = plan_fixture("seed_000_device_enrollment.csv", &profile);
+    let rows = plan_fixture("seed_000_device_enrollment.csv", &profile);
     assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6, 7, 8]);
     assert_row(
         &rows[0],
@@ -84,19 +76,20 @@ fn seed_000_device_enrollment_maps_devices_and_keeps_the_last_row_per_email() {
     );
     assert_row(&rows[6], &json!({"issues": [{"code": "missing_required_field", "column": "Email"}]}), "Gina");
 
-    let deduper = dedupe(&mut rows);
-    assert_eq!(deduper.people(), 3, "Alice, Bob, Carol");
+    let fates = fold(&rows);
+    assert_eq!(carried_to(&fates), vec![Some(7), None, None, None, None, None, None], "Alice waits for her last row");
+    assert_eq!(fates[1..3], [Fate::AsPlanned, Fate::AsPlanned], "Bob and Carol");
     assert_row(
-        &rows[5],
+        merged(&fates[5]),
         &json!({
-            "supersedes": 2,
+            "row": 7,
             "attributes": {
                 "displayName": "Alice Martin-Smith",
                 "emails": [{"type": "work", "value": "alice.martin@acme.example", "primary": true}],
                 "phoneNumbers": [{"type": "mobile", "value": "+1 415 555 0199"}],
                 DEVICES: {"ownership": "corporate", "deviceName": "Alice's iPhone", "serialNumber": "F17ZK9", "platform": "iOS"}
             },
-            "issues": [{"code": "duplicate_in_file", "severity": "warning"}]
+            "issues": []
         }),
         "Alice again: one user, with the last row's values",
     );
@@ -114,13 +107,10 @@ fn seed_000_one_hundred_rows_with_one_email_are_one_user() {
     for i in 1..=100 {
         csv.push_str(&format!("Pat Lee,pat@acme.example,,Corporate,Device {i},,iOS\n"));
     }
-    let mut rows = plan(&csv, &profile_fixture("seed_000_profile.json"));
-    let deduper = dedupe(&mut rows);
-    assert_eq!(deduper.people(), 1);
-    let warnings = rows.iter().filter(|r| codes(r) == [IssueCode::DuplicateInFile]).count();
-    assert_eq!(warnings, 99);
-    assert_eq!(rows[99].supersedes, Some(100));
-    assert_eq!(rows[99].attributes[DEVICES]["deviceName"], json!("Device 100"));
+    let rows = plan(&csv, &profile_fixture("seed_000_profile.json"));
+    let fates = fold(&rows);
+    assert_eq!(carried_to(&fates[..99]), vec![Some(101); 99], "every earlier row waits for the last");
+    assert_eq!(merged(&fates[99]).attributes[DEVICES]["deviceName"], json!("Device 100"));
 }
 
 const AWARENESS: &str = "urn:roster:params:scim:schemas:extension:awareness:2.0:User";

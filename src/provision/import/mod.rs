@@ -644,7 +644,6 @@ fn failed_row(row: u64, cells: Vec<String>, issues: &[RowIssue]) -> PlannedRow {
         groups: None,
         manager_email: None,
         keys: Default::default(),
-        supersedes: None,
         issues: issues.iter().filter(|issue| issue.row == row).cloned().collect(),
     }
 }

@@ -23,8 +23,8 @@ use super::file::FileReader;
 use super::{lease_delta, undefined_target, ImportOptions, Importer, LiveProgress, OnError};
 use crate::import::profile::{ColumnLayout, Rules};
 use crate::import::{
-    plan_rows, CsvFormat, Delimiter, ImportError, IssueCode, PlannedRow, PlannedRows, Profile, ReaderOptions, RowIssue,
-    SourceEncoding,
+    plan_rows, CsvFormat, Delimiter, Folded, ImportError, IssueCode, PersonFolder, PlannedRow, PlannedRows, Profile,
+    ReaderOptions, RepeatScan, Repeats, RowIssue, SourceEncoding,
 };
 use crate::provision::{ProvisionError, ProvisionResult};
 use crate::scim::error::ScimError;
@@ -120,8 +120,8 @@ struct Scan {
     encoding: SourceEncoding,
     rows: u64,
     warnings: Vec<RowIssue>,
-    /// Identity keys that several valid rows share, and the last row that has each.
-    repeats: HashMap<u64, u64>,
+    /// The people several selected rows without errors name, and the last row of each.
+    repeats: Repeats,
 }
 
 /// What does not change during a pass.
@@ -135,7 +135,7 @@ struct PassContext<'a> {
     selection: Option<&'a BTreeSet<u64>>,
     inviter: Option<&'a dyn super::Inviter>,
     headers: Headers,
-    repeats: &'a HashMap<u64, u64>,
+    repeats: &'a Repeats,
     /// The pass is rolled back whatever happens (a preview, a commit's comparison): the rows it
     /// records in the transaction only serve to find earlier rows of a person, so they are
     /// recorded without their operations and cells (the spool keeps those).
@@ -173,62 +173,14 @@ impl Headers {
 struct PassState {
     groups: HashMap<String, Vec<(String, String)>>,
     batch_people: HashMap<String, (u64, bool)>,
-    /// Rows of people who appear again later in the file, merged so far, by identity key.
-    carried: HashMap<u64, PlannedRow>,
-}
-
-/// What a row is once merged with the earlier rows of its person.
-enum Folded<'a> {
-    /// A later row repeats the person: this one is carried forward, not written.
-    Superseded(PlannedRow, u64),
-    Apply(std::borrow::Cow<'a, PlannedRow>),
-}
-
-/// Hashes of a row's identity keys (email, username, external id), as the file dedupe uses them.
-fn identity_hashes(keys: &crate::import::MatchKeys) -> Vec<u64> {
-    use std::hash::{Hash, Hasher};
-    [(0u8, &keys.email), (1, &keys.user_name), (2, &keys.external_id)]
-        .into_iter()
-        .filter_map(|(kind, key)| {
-            let key = key.as_ref()?;
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (kind, key).hash(&mut hasher);
-            Some(hasher.finish())
-        })
-        .collect()
+    /// Rows of people who appear again later in the file, merged so far.
+    carried: PersonFolder,
 }
 
 /// Merges a row with the carried rows of its person; carries it on when the person appears
-/// again later (known from the scan).
+/// again later (known from the scan). See [`PersonFolder::fold`].
 fn fold_row<'a>(context: &PassContext<'_>, state: &mut PassState, planned: &'a PlannedRow) -> Folded<'a> {
-    if planned.has_errors() || context.repeats.is_empty() {
-        return Folded::Apply(std::borrow::Cow::Borrowed(planned));
-    }
-    let hashes = identity_hashes(&planned.keys);
-    if hashes.iter().all(|hash| !context.repeats.contains_key(hash)) {
-        // Not a person the file names twice (the scan knows them all): nothing to merge or carry.
-        return Folded::Apply(std::borrow::Cow::Borrowed(planned));
-    }
-    let mut merged = planned.clone();
-    for hash in hashes {
-        if let Some(earlier) = state.carried.remove(&hash) {
-            for other in identity_hashes(&earlier.keys) {
-                state.carried.remove(&other);
-            }
-            merged = merged.merged_over(&earlier);
-        }
-    }
-    let hashes = identity_hashes(&merged.keys);
-    let last = hashes.iter().filter_map(|hash| context.repeats.get(hash)).copied().max();
-    match last {
-        Some(last) if last > merged.row => {
-            for hash in hashes {
-                state.carried.insert(hash, merged.clone());
-            }
-            Folded::Superseded(merged, last)
-        }
-        _ => Folded::Apply(std::borrow::Cow::Owned(merged)),
-    }
+    state.carried.fold(context.repeats, planned)
 }
 
 /// A group a row names.
@@ -532,21 +484,15 @@ impl Importer {
             return Ok(Err(undefined));
         }
         let mut count = 0;
-        // Hashes only (not their rows): half the memory for the keys of a large file.
-        let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
-        let mut repeats: HashMap<u64, u64> = HashMap::new();
+        let mut repeats = RepeatScan::new();
         for row in &mut rows {
             match row {
                 Ok(row) => {
                     count += 1;
                     let selected =
                         record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
-                    if selected && !row.has_errors() {
-                        for hash in identity_hashes(&row.keys) {
-                            if !seen.insert(hash) {
-                                repeats.insert(hash, row.row);
-                            }
-                        }
+                    if selected {
+                        repeats.observe(&row);
                     }
                 }
                 Err(ImportError::Rejected(issues)) => return Ok(Err(issues)),
@@ -559,7 +505,7 @@ impl Importer {
             encoding: rows.encoding(),
             rows: count,
             warnings: rows.warnings().to_vec(),
-            repeats,
+            repeats: repeats.finish(),
         }))
     }
 
@@ -625,7 +571,7 @@ impl Importer {
         profile: &'a Profile,
         options: &'a ImportOptions,
         selection: Option<&'a BTreeSet<u64>>,
-        repeats: &'a HashMap<u64, u64>,
+        repeats: &'a Repeats,
     ) -> PassContext<'a> {
         PassContext {
             tenant: &record.tenant,
