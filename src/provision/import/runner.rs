@@ -177,12 +177,6 @@ struct PassState {
     carried: PersonFolder,
 }
 
-/// Merges a row with the carried rows of its person; carries it on when the person appears
-/// again later (known from the scan). See [`PersonFolder::fold`].
-fn fold_row<'a>(context: &PassContext<'_>, state: &mut PassState, planned: &'a PlannedRow) -> Folded<'a> {
-    state.carried.fold(context.repeats, planned)
-}
-
 /// A group a row names.
 enum GroupRef {
     Existing(String),
@@ -730,7 +724,7 @@ impl Importer {
         for done in (&mut rows).take(record.processed_rows as usize) {
             let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
             if context.selection.is_none_or(|selection| selection.contains(&done.row)) {
-                fold_row(&context, &mut state, &done);
+                state.carried.fold(context.repeats, &done);
             }
         }
         loop {

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
-use super::{fold_row, issue, Folded, GroupRef, PassContext, PassState, RowOutcome};
+use super::{issue, Folded, GroupRef, PassContext, PassState, RowOutcome};
 use crate::import::profile::{GroupMode, UnknownGroups};
 use crate::import::{creation_body, patch_request, update_operations, IssueCode, PlannedRow, RowIssue};
 use crate::provision::{insert_resource, insert_resources, patch_resource, ProvisionError, ProvisionResult};
@@ -37,7 +37,7 @@ pub(super) fn evaluate_batch(
     let mut steps = Vec::with_capacity(batch.len());
     for planned in batch {
         let selected = context.selection.is_none_or(|selection| selection.contains(&planned.row));
-        steps.push(match selected.then(|| fold_row(context, state, planned)) {
+        steps.push(match selected.then(|| state.carried.fold(context.repeats, planned)) {
             None => Step::Skip(planned),
             Some(Folded::Apply(planned)) => Step::Apply(planned),
             Some(Folded::Superseded(planned, last)) => Step::Done(superseded(&planned, last)),
