@@ -353,10 +353,11 @@ impl Store {
         self.write_sized(false, work)
     }
 
-    /// [`Store::write`] for a transaction that touches many pages (an import's pass or batch): on
-    /// SQLite its connection gets a larger page cache while it runs, so index pages are not
-    /// evicted and read back again row after row (every connection keeping the larger cache
-    /// would multiply it by the pool's size).
+    /// [`Store::write`] for a long transaction that touches many pages (an import pass run in one
+    /// transaction): on SQLite its connection gets a larger page cache while it runs, so index
+    /// pages are not evicted and read back again row after row (every connection keeping the
+    /// larger cache would multiply it by the pool's size). Not for short transactions: the cache
+    /// is dropped at the end, and growing it again for each one costs more than it saves.
     pub fn write_bulk<T, E: From<StoreError>>(
         &self,
         work: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
