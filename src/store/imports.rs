@@ -16,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 
 use super::batches::distinct_chunks;
 use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
-use super::sql::Sql;
 use super::{MembershipSource, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
 use crate::tenant::TenantId;
@@ -521,22 +520,52 @@ fn matches_as_given<'m>(given: &[&str], users_of: impl Fn(&str) -> Option<&'m Ve
         .collect()
 }
 
+/// A key users are looked up by: the statement up to the tenant's value, the column compared,
+/// and whether values are compared lower-cased.
+struct UserKey {
+    select: &'static str,
+    column: &'static str,
+    folded: bool,
+}
+
+const EMAIL_KEY: UserKey = UserKey {
+    select: "SELECT DISTINCT value_lower AS name, user_id AS value FROM user_emails WHERE tenant_id = ",
+    column: "value_lower",
+    folded: true,
+};
+const USER_NAME_KEY: UserKey = UserKey {
+    select: "SELECT user_name_lower AS name, id AS value FROM scim_users WHERE tenant_id = ",
+    column: "user_name_lower",
+    folded: true,
+};
+const EXTERNAL_ID_KEY: UserKey = UserKey {
+    select: "SELECT external_id AS name, id AS value FROM scim_users WHERE tenant_id = ",
+    column: "external_id",
+    folded: false,
+};
+
 impl SqlRepository<'_> {
-    /// Runs `lookup` (`SELECT <key> AS name, <user id> AS value ... IN (<chunk>)`) over the
-    /// distinct `keys`, one statement per chunk: the users each key matches, in id order.
-    fn users_by(
+    /// `(value as given, user id)` for every user `key` matches among `given`: one statement per
+    /// chunk of the distinct values, several users of one value in id order.
+    fn users_with_key(
         &mut self,
-        keys: &[String],
-        lookup: impl Fn(&Self, &[&str]) -> Sql,
-    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        tenant: &TenantId,
+        given: &[&str],
+        key: &UserKey,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let compared = |value: &str| if key.folded { fold(value) } else { value.to_string() };
+        let values: Vec<String> = given.iter().map(|value| compared(value)).collect();
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
-        for chunk in distinct_chunks(keys.iter().map(String::as_str)) {
-            for row in lookup(self, &chunk).load::<NamedText>(&mut self.conn)? {
+        for chunk in distinct_chunks(values.iter().map(String::as_str)) {
+            let mut sql = self.sql();
+            sql.push(key.select).bind_text(tenant.as_str());
+            sql.push(" AND ").push(key.column).push(" IN (").bind_padded_list(&chunk).push(")");
+            for row in sql.load::<NamedText>(&mut self.conn)? {
                 users.entry(row.name).or_default().push(row.value);
             }
         }
         users.values_mut().for_each(|ids| ids.sort_unstable());
-        Ok(users)
+        Ok(matches_as_given(given, |value| users.get(&compared(value))))
     }
 }
 
@@ -947,25 +976,11 @@ impl ImportRepository for SqlRepository<'_> {
     }
 
     fn users_with_emails(&mut self, tenant: &TenantId, emails: &[&str]) -> StoreResult<Vec<(String, String)>> {
-        let folded: Vec<String> = emails.iter().map(|email| fold(email)).collect();
-        let users = self.users_by(&folded, |this, chunk| {
-            let mut sql = this.sql();
-            sql.push("SELECT DISTINCT value_lower AS name, user_id AS value FROM user_emails WHERE tenant_id = ");
-            sql.bind_text(tenant.as_str()).push(" AND value_lower IN (").bind_padded_list(chunk).push(")");
-            sql
-        })?;
-        Ok(matches_as_given(emails, |email| users.get(&fold(email))))
+        self.users_with_key(tenant, emails, &EMAIL_KEY)
     }
 
     fn users_with_user_names(&mut self, tenant: &TenantId, user_names: &[&str]) -> StoreResult<Vec<(String, String)>> {
-        let folded: Vec<String> = user_names.iter().map(|name| fold(name)).collect();
-        let users = self.users_by(&folded, |this, chunk| {
-            let mut sql = this.sql();
-            sql.push("SELECT user_name_lower AS name, id AS value FROM scim_users WHERE tenant_id = ");
-            sql.bind_text(tenant.as_str()).push(" AND user_name_lower IN (").bind_padded_list(chunk).push(")");
-            sql
-        })?;
-        Ok(matches_as_given(user_names, |name| users.get(&fold(name))))
+        self.users_with_key(tenant, user_names, &USER_NAME_KEY)
     }
 
     fn users_with_external_ids(
@@ -973,14 +988,7 @@ impl ImportRepository for SqlRepository<'_> {
         tenant: &TenantId,
         external_ids: &[&str],
     ) -> StoreResult<Vec<(String, String)>> {
-        let exact: Vec<String> = external_ids.iter().map(|id| id.to_string()).collect();
-        let users = self.users_by(&exact, |this, chunk| {
-            let mut sql = this.sql();
-            sql.push("SELECT external_id AS name, id AS value FROM scim_users WHERE tenant_id = ");
-            sql.bind_text(tenant.as_str()).push(" AND external_id IN (").bind_padded_list(chunk).push(")");
-            sql
-        })?;
-        Ok(matches_as_given(external_ids, |id| users.get(id)))
+        self.users_with_key(tenant, external_ids, &EXTERNAL_ID_KEY)
     }
 
     fn groups_named(&mut self, tenant: &TenantId, name: &str) -> StoreResult<Vec<(String, String)>> {
