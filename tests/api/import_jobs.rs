@@ -42,6 +42,11 @@ fn upload(app_base: &str, token: &str, csv: &str, query: &str) -> Response {
         .expect("POST /api/v1/imports")
 }
 
+/// The id of the import an upload created.
+fn id_of(response: Response) -> String {
+    response.json::<Value>().expect("json")["id"].as_str().expect("an import id").to_string()
+}
+
 fn import_of(base: &str, token: &str, id: &str) -> Value {
     let response = reqwest::blocking::Client::new()
         .get(format!("{base}/api/v1/imports/{id}"))
@@ -140,7 +145,7 @@ fn a_large_preview_runs_in_the_background_and_its_commit_writes_every_row() {
     let app = TestApp::spawn_with(&JOB_ENV);
     let response = upload(&app.server.base, &app.token, &people_csv(300, "preview"), "?dry_run=true");
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = id_of(response);
     let previewed = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(180));
     assert_eq!(previewed["status"], "previewed", "{previewed}");
     assert_eq!(previewed["created"], 300);
@@ -170,7 +175,7 @@ fn an_import_whose_instance_is_killed_is_resumed_by_another_and_writes_every_row
     let mut app = TestApp::spawn_with(&JOB_ENV);
     let response = upload(&app.server.base, &app.token, &people_csv(rows, "crash"), "");
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = id_of(response);
     let before = wait_for_progress(&app.server.base, &app.token, &id, 100);
 
     let restarted = {
@@ -197,7 +202,7 @@ fn a_restarted_server_resumes_the_import_a_killed_one_left_running() {
     let mut app = TestApp::spawn_with(&JOB_ENV);
     let response = upload(&app.server.base, &app.token, &people_csv(rows, "restart"), "");
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = id_of(response);
     wait_for_progress(&app.server.base, &app.token, &id, 100);
     let pid = app.server.pid();
     let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
@@ -222,7 +227,7 @@ fn two_instances_on_one_database_run_each_job_once() {
     for (n, server) in [&first, &second, &first, &second].into_iter().enumerate() {
         let response = upload(&server.base, &token, &people_csv(200, &format!("twin{n}")), "");
         assert_eq!(response.status(), 202);
-        ids.push(response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string());
+        ids.push(id_of(response));
     }
     for id in &ids {
         let done = wait_until_done(&first, &token, id, Duration::from_secs(300));
@@ -255,7 +260,7 @@ fn a_running_preview_shows_its_progress_on_every_instance() {
     let token = token("acme", ALL_SCOPES);
     let response = upload(&first.base, &token, &people_csv(20_000, "live"), "?dry_run=true");
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = id_of(response);
     let mut seen = vec![None; servers.len()];
     while seen.iter().any(Option::is_none) {
         for (server, shown) in servers.iter().zip(seen.iter_mut()) {
@@ -338,7 +343,7 @@ fn a_commit_after_the_tenant_changed_is_evaluated_again_and_refused_when_rows_di
     let app = TestApp::spawn_with(&JOB_ENV);
     let response = upload(&app.server.base, &app.token, &people_csv(5, "moved"), "?dry_run=true");
     assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = id_of(response);
     // Someone creates the person of row 3 by SCIM after the preview: that row would now update.
     app.create_user_with(serde_json::json!({
         "schemas": [crate::helpers::USER_SCHEMA],
