@@ -310,7 +310,8 @@ impl Importer {
 
     /// A writer that stores an upload for a new import (its id is the writer's).
     pub fn upload(&self, tenant: &TenantId, max_bytes: u64) -> (String, FileWriter) {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered: the ids of the users it creates borrow its timestamp (runner/batch.rs).
+        let id = crate::provision::new_resource_id();
         let writer = FileWriter::new(self.provisioner.store().clone(), tenant.clone(), id.clone(), max_bytes);
         (id, writer)
     }

@@ -553,7 +553,7 @@ fn create_user(
         Ok(normalized) => normalized,
         Err(error) => return Ok(Err(scim_issue(row, context, planned, &error))),
     };
-    let id = generated_id(context.import_id, "user", &row.to_string());
+    let id = generated_id(context.import_id, "user", &row.to_string(), row);
     let write = ResourceWrite { data: normalized.data, password_hash: None };
     let mut steps = vec![json!({"method": "POST", "path": "/Users", "data": body})];
     let plan = membership_plan(context, &[], groups);
@@ -576,8 +576,11 @@ fn create_user(
 /// The id of a resource an import creates: derived from the import, the kind and the row (or
 /// group name), so a preview and its commit create the same ids and a manager created by an
 /// earlier row is referenced alike in both; the commit's comparison with the preview then sees
-/// the same request bodies. Random-looking (UUID v4 layout), as the ids SCIM POST gives.
-fn generated_id(import_id: &str, kind: &str, key: &str) -> String {
+/// the same request bodies. Laid out as a UUID v7 like the ids SCIM POST gives
+/// ([`crate::provision::new_resource_id`]): the import's own id gives the timestamp and
+/// `sequence` (the row) the order, so a file's users are appended to the indexes keyed by user
+/// id instead of landing on random pages; the digest fills the rest.
+fn generated_id(import_id: &str, kind: &str, key: &str, sequence: u64) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
         .chain_update(import_id)
@@ -586,9 +589,22 @@ fn generated_id(import_id: &str, kind: &str, key: &str) -> String {
         .chain_update([0])
         .chain_update(key)
         .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    let mut stamp = [0u8; 8];
+    match uuid::Uuid::parse_str(import_id) {
+        Ok(import) => stamp[2..].copy_from_slice(&import.as_bytes()[..6]),
+        Err(_) => stamp[2..].copy_from_slice(&digest[16..22]),
+    }
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&digest[..8]);
+    let (millis, tail) = (u64::from_be_bytes(stamp) as u128, u64::from_be_bytes(tail) as u128);
+    let sequence = u128::from(sequence & 0xffff_ffff);
+    // 48 bits of time, 4 of version, 12 + 20 bits of sequence around the variant, 42 of digest.
+    let value = (millis << 80) | ((sequence >> 20) << 64) | ((sequence & 0xf_ffff) << 42) | (tail & ((1 << 42) - 1));
+    uuid::Builder::from_u128(value)
+        .with_variant(uuid::Variant::RFC4122)
+        .with_version(uuid::Version::SortRand)
+        .into_uuid()
+        .to_string()
 }
 
 /// Invites users the import created, as the import's option or the tenant's policy says.
@@ -862,7 +878,7 @@ fn create_groups(
         }
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
         let normalized = normalize_resource(group_schema, &body, WriteMode::Create)?;
-        let id = generated_id(context.import_id, "group", &key);
+        let id = generated_id(context.import_id, "group", &key, 0);
         let write = ResourceWrite { data: normalized.data, password_hash: None };
         insert_resource(repo, context.tenant, ResourceKind::Group, &id, &write, None)?;
         state.groups.insert(key, vec![(id.clone(), name.clone())]);
@@ -870,4 +886,31 @@ fn create_groups(
         ids.push(id);
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generated_id;
+
+    #[test]
+    fn generated_ids_are_v7_uuids_in_row_order_and_the_same_for_preview_and_commit() {
+        let import = crate::provision::new_resource_id();
+        let ids: Vec<String> = [2u64, 3, 9, 10, 1_048_577, 70_000_000]
+            .iter()
+            .map(|row| generated_id(&import, "user", &row.to_string(), *row))
+            .collect();
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version(), Some(uuid::Version::SortRand), "{id}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
+            assert_eq!(&id[..8], &import[..8], "the import's timestamp");
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "ids sort like their rows");
+        assert_eq!(ids[0], generated_id(&import, "user", "2", 2), "the same row gives the same id");
+        assert_ne!(generated_id(&import, "user", "2", 2), generated_id(&import, "group", "2", 2));
+        let other = crate::provision::new_resource_id();
+        assert_ne!(generated_id(&other, "user", "2", 2), ids[0], "another import gives other ids");
+    }
 }
