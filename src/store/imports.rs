@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::batches::distinct_chunks;
 use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
+use super::sql::{Cell, ColumnType};
 use super::{MembershipSource, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
 use crate::tenant::TenantId;
@@ -770,27 +771,38 @@ impl ImportRepository for SqlRepository<'_> {
     }
 
     fn insert_import_rows(&mut self, tenant: &TenantId, import_id: &str, rows: &[ImportRowRecord]) -> StoreResult<()> {
+        const COLUMNS: [(&str, ColumnType); 8] = [
+            ("tenant_id", ColumnType::Text),
+            ("import_id", ColumnType::Text),
+            ("row_number", ColumnType::BigInt),
+            ("action", ColumnType::Text),
+            ("user_id", ColumnType::Text),
+            ("matched_version", ColumnType::BigInt),
+            ("operation", ColumnType::Text),
+            ("cells", ColumnType::Text),
+        ];
         for chunk in rows.chunks(INSERT_CHUNK) {
+            let documents: Vec<(Option<String>, Option<String>)> = chunk
+                .iter()
+                .map(|row| {
+                    let cells = row.cells.as_ref().map(|cells| Value::from(cells.clone()).to_string());
+                    (row.operation.as_ref().map(Value::to_string), cells)
+                })
+                .collect();
             let mut sql = self.sql();
-            sql.push(
-                "INSERT INTO import_rows (tenant_id, import_id, row_number, action, user_id, matched_version, \
-                 operation, cells) VALUES ",
-            );
-            for (i, row) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(import_id).push(", ");
-                sql.bind_int(to_i64(row.row)).push(", ").bind_text(row.action.as_str()).push(", ");
-                sql.bind_opt(row.user_id.as_deref()).push(", ");
-                match row.matched_version {
-                    Some(version) => sql.bind_int(version),
-                    None => sql.push("NULL"),
-                };
-                sql.push(", ").bind_opt(row.operation.as_ref().map(Value::to_string)).push(", ");
-                sql.bind_opt(row.cells.as_ref().map(|cells| Value::from(cells.clone()).to_string())).push(")");
-            }
-            sql.execute(&mut self.conn)?;
+            let rows = chunk.iter().zip(&documents).map(|(row, (operation, cells))| {
+                [
+                    Cell::Text(tenant.as_str()),
+                    Cell::Text(import_id),
+                    Cell::Int(to_i64(row.row)),
+                    Cell::Text(row.action.as_str()),
+                    Cell::OptText(row.user_id.as_deref()),
+                    Cell::OptInt(row.matched_version),
+                    Cell::OptText(operation.as_deref()),
+                    Cell::OptText(cells.as_deref()),
+                ]
+            });
+            sql.insert_rows("import_rows", &COLUMNS, rows).execute(&mut self.conn)?;
         }
         Ok(())
     }
@@ -801,23 +813,33 @@ impl ImportRepository for SqlRepository<'_> {
         import_id: &str,
         issues: &[(u64, RowIssue)],
     ) -> StoreResult<()> {
+        const COLUMNS: [(&str, ColumnType); 9] = [
+            ("tenant_id", ColumnType::Text),
+            ("import_id", ColumnType::Text),
+            ("row_number", ColumnType::BigInt),
+            ("seq", ColumnType::BigInt),
+            ("column_name", ColumnType::Text),
+            ("value", ColumnType::Text),
+            ("code", ColumnType::Text),
+            ("message", ColumnType::Text),
+            ("severity", ColumnType::Text),
+        ];
         for chunk in issues.chunks(INSERT_CHUNK) {
             let mut sql = self.sql();
-            sql.push(
-                "INSERT INTO import_errors (tenant_id, import_id, row_number, seq, column_name, value, code, message, \
-                 severity) VALUES ",
-            );
-            for (i, (seq, issue)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(import_id).push(", ");
-                sql.bind_int(to_i64(issue.row)).push(", ").bind_int(to_i64(*seq)).push(", ");
-                sql.bind_opt(issue.column.as_deref()).push(", ").bind_opt(issue.value.as_deref()).push(", ");
-                sql.bind_text(issue.code.as_str()).push(", ").bind_text(issue.message.as_str()).push(", ");
-                sql.bind_text(severity_text(issue.severity)).push(")");
-            }
-            sql.execute(&mut self.conn)?;
+            let rows = chunk.iter().map(|(seq, issue)| {
+                [
+                    Cell::Text(tenant.as_str()),
+                    Cell::Text(import_id),
+                    Cell::Int(to_i64(issue.row)),
+                    Cell::Int(to_i64(*seq)),
+                    Cell::OptText(issue.column.as_deref()),
+                    Cell::OptText(issue.value.as_deref()),
+                    Cell::Text(issue.code.as_str()),
+                    Cell::Text(issue.message.as_str()),
+                    Cell::Text(severity_text(issue.severity)),
+                ]
+            });
+            sql.insert_rows("import_errors", &COLUMNS, rows).execute(&mut self.conn)?;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::batches::{distinct_chunks, insert_keeps_prepared, CHUNK};
 use super::connection::{Backend, DbConn};
 use super::listing::{list_page, PageQuery};
-use super::sql::Sql;
+use super::sql::{Cell, ColumnType, Sql};
 use super::{
     GroupEntry, KeyedPage, ListQuery, MemberEntry, MembershipSource, NewMember, Page, Repository, ResourceWrite,
     StoreError, StoreResult, StoredResource,
@@ -218,17 +218,29 @@ impl<'c> SqlRepository<'c> {
                 })
             })
             .collect();
+        const COLUMNS: [(&str, ColumnType); 5] = [
+            ("tenant_id", ColumnType::Text),
+            ("user_id", ColumnType::Text),
+            ("value_lower", ColumnType::Text),
+            ("email_type", ColumnType::Text),
+            ("is_primary", ColumnType::SmallInt),
+        ];
         for chunk in rows.chunks(CHUNK) {
+            let folded: Vec<String> = chunk.iter().map(|(_, value, _, _)| fold(value)).collect();
             let mut insert = self.sql();
-            insert.push("INSERT INTO user_emails (tenant_id, user_id, value_lower, email_type, is_primary) VALUES ");
-            for (i, (user_id, value, kind, primary)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    insert.push(", ");
-                }
-                insert.push("(").bind_text(tenant.as_str()).push(", ").bind_text(*user_id).push(", ");
-                insert.bind_text(fold(value)).push(", ").bind_opt(*kind).push(", ");
-                insert.bind_int(i64::from(*primary)).push(")");
-            }
+            insert.insert_rows(
+                "user_emails",
+                &COLUMNS,
+                chunk.iter().zip(&folded).map(|((user_id, _, kind, primary), value)| {
+                    [
+                        Cell::Text(tenant.as_str()),
+                        Cell::Text(user_id),
+                        Cell::Text(value),
+                        Cell::OptText(*kind),
+                        Cell::Int(i64::from(*primary)),
+                    ]
+                }),
+            );
             if insert_keeps_prepared(chunk.len()) {
                 insert.reuse_prepared();
             }
@@ -237,7 +249,7 @@ impl<'c> SqlRepository<'c> {
         Ok(())
     }
 
-    /// `INSERT INTO <table> ... VALUES <one row per resource> ON CONFLICT DO NOTHING RETURNING <row>`:
+    /// `INSERT INTO <table> ... <one row per resource> ON CONFLICT DO NOTHING RETURNING <row>`:
     /// a row that any unique index refuses (the id, a user's `(tenant, userName)`) is skipped,
     /// without an error that would abort PostgreSQL's transaction. The rows come back as a read
     /// returns them (jsonb reorders keys; timestamps at stored precision).
@@ -248,38 +260,86 @@ impl<'c> SqlRepository<'c> {
         resources: &[(&str, &ResourceWrite)],
         now: &str,
     ) -> Sql {
+        const USER_COLUMNS: [(&str, ColumnType); 13] = [
+            ("id", ColumnType::Text),
+            ("tenant_id", ColumnType::Text),
+            ("user_name", ColumnType::Text),
+            ("user_name_lower", ColumnType::Text),
+            ("external_id", ColumnType::Text),
+            ("display_name", ColumnType::Text),
+            ("display_name_lower", ColumnType::Text),
+            ("active", ColumnType::SmallInt),
+            ("data", ColumnType::Jsonb),
+            ("password_hash", ColumnType::Text),
+            ("version", ColumnType::BigInt),
+            ("created", ColumnType::Text),
+            ("last_modified", ColumnType::Text),
+        ];
+        const GROUP_COLUMNS: [(&str, ColumnType); 9] = [
+            ("id", ColumnType::Text),
+            ("tenant_id", ColumnType::Text),
+            ("display_name", ColumnType::Text),
+            ("display_name_lower", ColumnType::Text),
+            ("external_id", ColumnType::Text),
+            ("data", ColumnType::Jsonb),
+            ("version", ColumnType::BigInt),
+            ("created", ColumnType::Text),
+            ("last_modified", ColumnType::Text),
+        ];
         let mut sql = self.sql();
-        sql.push(match kind {
+        let tenant = tenant.as_str();
+        match kind {
             ResourceKind::User => {
-                "INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, external_id, display_name, \
-                 display_name_lower, active, data, password_hash, version, created, last_modified) VALUES "
+                let columns: Vec<(UserColumns, String, Option<String>)> = resources
+                    .iter()
+                    .map(|(_, write)| {
+                        let columns = UserColumns::of(&write.data);
+                        let (user_name, display_name) = (fold(columns.user_name), columns.display_name.map(fold));
+                        (columns, user_name, display_name)
+                    })
+                    .collect();
+                let rows = resources.iter().zip(&columns).map(|((id, write), (columns, user_name, display_name))| {
+                    [
+                        Cell::Text(id),
+                        Cell::Text(tenant),
+                        Cell::Text(columns.user_name),
+                        Cell::Text(user_name),
+                        Cell::OptText(columns.external_id),
+                        Cell::OptText(columns.display_name),
+                        Cell::OptText(display_name.as_deref()),
+                        Cell::Int(i64::from(columns.active)),
+                        Cell::Json(&write.data),
+                        Cell::OptText(write.password_hash.as_deref()),
+                        Cell::Int(1),
+                        Cell::Text(now),
+                        Cell::Text(now),
+                    ]
+                });
+                sql.insert_rows("scim_users", &USER_COLUMNS, rows);
             }
             ResourceKind::Group => {
-                "INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, external_id, data, \
-                 version, created, last_modified) VALUES "
+                let names: Vec<(&str, String)> = resources
+                    .iter()
+                    .map(|(_, write)| {
+                        let display_name = string_at(&write.data, "displayName").unwrap_or_default();
+                        (display_name, fold(display_name))
+                    })
+                    .collect();
+                let rows = resources.iter().zip(&names).map(|((id, write), (display_name, folded))| {
+                    [
+                        Cell::Text(id),
+                        Cell::Text(tenant),
+                        Cell::Text(display_name),
+                        Cell::Text(folded),
+                        Cell::OptText(string_at(&write.data, "externalId")),
+                        Cell::Json(&write.data),
+                        Cell::Int(1),
+                        Cell::Text(now),
+                        Cell::Text(now),
+                    ]
+                });
+                sql.insert_rows("scim_groups", &GROUP_COLUMNS, rows);
             }
-        });
-        for (i, (id, write)) in resources.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(").bind_text(*id).push(", ").bind_text(tenant.as_str()).push(", ");
-            match kind {
-                ResourceKind::User => {
-                    let columns = UserColumns::of(&write.data);
-                    sql.bind_text(columns.user_name).push(", ").bind_text(fold(columns.user_name)).push(", ");
-                    sql.bind_opt(columns.external_id).push(", ").bind_opt(columns.display_name).push(", ");
-                    sql.bind_opt(columns.display_name.map(fold)).push(", ");
-                    sql.bind_int(i64::from(columns.active)).push(", ");
-                    sql.bind_json(&write.data).push(", ").bind_opt(write.password_hash.as_deref());
-                }
-                ResourceKind::Group => {
-                    let display_name = string_at(&write.data, "displayName").unwrap_or_default();
-                    sql.bind_text(display_name).push(", ").bind_text(fold(display_name)).push(", ");
-                    sql.bind_opt(string_at(&write.data, "externalId")).push(", ").bind_json(&write.data);
-                }
-            }
-            sql.push(", 1, ").bind_text(now).push(", ").bind_text(now).push(")");
         }
         sql.push(" ON CONFLICT DO NOTHING RETURNING id, ").json_column("data");
         sql.push(" AS data, version, created, last_modified");
@@ -530,20 +590,29 @@ impl Repository for SqlRepository<'_> {
         self.lock_groups(tenant, &groups)?;
         let now = format_timestamp(Utc::now());
         let mut inserted = HashSet::new();
+        const COLUMNS: [(&str, ColumnType); 7] = [
+            ("tenant_id", ColumnType::Text),
+            ("group_id", ColumnType::Text),
+            ("member_id", ColumnType::Text),
+            ("member_type", ColumnType::Text),
+            ("source", ColumnType::Text),
+            ("created", ColumnType::Text),
+            ("display", ColumnType::Text),
+        ];
         for chunk in memberships.chunks(CHUNK) {
             let mut sql = self.sql();
-            sql.push(
-                "INSERT INTO memberships (tenant_id, group_id, member_id, member_type, source, created, display) VALUES ",
-            );
-            for (i, (group_id, member)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(").bind_text(tenant.as_str()).push(", ").bind_text(*group_id).push(", ");
-                sql.bind_text(member.id.as_str()).push(", ").bind_text(kind_name(member.kind)).push(", ");
-                sql.bind_text(source.as_str()).push(", ").bind_text(now.as_str()).push(", ");
-                sql.bind_opt(member.display.as_deref()).push(")");
-            }
+            let rows = chunk.iter().map(|(group_id, member)| {
+                [
+                    Cell::Text(tenant.as_str()),
+                    Cell::Text(group_id),
+                    Cell::Text(&member.id),
+                    Cell::Text(kind_name(member.kind)),
+                    Cell::Text(source.as_str()),
+                    Cell::Text(&now),
+                    Cell::OptText(member.display.as_deref()),
+                ]
+            });
+            sql.insert_rows("memberships", &COLUMNS, rows);
             sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING RETURNING group_id AS name, member_id AS value");
             if insert_keeps_prepared(chunk.len()) {
                 sql.reuse_prepared();

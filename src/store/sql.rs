@@ -21,6 +21,36 @@ pub enum Bind {
     Int(i64),
 }
 
+/// The SQL type of a column a multi-row insert fills ([`Sql::push_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColumnType {
+    Text,
+    SmallInt,
+    BigInt,
+    Jsonb,
+}
+
+impl ColumnType {
+    fn postgres_name(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::SmallInt => "smallint",
+            ColumnType::BigInt => "bigint",
+            ColumnType::Jsonb => "jsonb",
+        }
+    }
+}
+
+/// One value of a row a multi-row insert writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Json(&'a serde_json::Value),
+}
+
 /// SQL text plus its binds, for one backend.
 #[derive(Debug, Clone)]
 pub struct Sql {
@@ -145,6 +175,93 @@ impl Sql {
         }
     }
 
+    /// The rows of a multi-row `INSERT INTO table (columns) ...`, each holding one cell per
+    /// column. SQLite gets `VALUES (?, ...), ...`. PostgreSQL gets the rows as one JSON parameter
+    /// read by `json_to_recordset`: binding and planning a statement of thousands of parameters
+    /// cost more than inserting its rows (docs/benchmarks-import.md), and the statement's text
+    /// is then the same for any number of rows, so it stays prepared.
+    pub fn push_rows<'c, const N: usize>(
+        &mut self,
+        columns: &[(&str, ColumnType); N],
+        rows: impl IntoIterator<Item = [Cell<'c>; N]>,
+    ) -> &mut Sql {
+        match self.backend {
+            Backend::Sqlite => {
+                self.push("VALUES ");
+                for (i, row) in rows.into_iter().enumerate() {
+                    self.push(if i == 0 { "(" } else { ", (" });
+                    for (j, cell) in row.iter().enumerate() {
+                        if j > 0 {
+                            self.push(", ");
+                        }
+                        match *cell {
+                            Cell::Text(value) => self.bind_text(value),
+                            Cell::OptText(value) => self.bind_opt(value),
+                            Cell::Int(value) => self.bind_int(value),
+                            Cell::OptInt(Some(value)) => self.bind_int(value),
+                            Cell::OptInt(None) => self.push("NULL"),
+                            Cell::Json(value) => self.bind_text(value.to_string()),
+                        };
+                    }
+                    self.push(")");
+                }
+                self
+            }
+            Backend::Postgres => {
+                let mut document = Vec::with_capacity(256);
+                document.push(b'[');
+                for (i, row) in rows.into_iter().enumerate() {
+                    document.extend_from_slice(if i == 0 { b"{" } else { b",{" });
+                    for (j, cell) in row.iter().enumerate() {
+                        if j > 0 {
+                            document.push(b',');
+                        }
+                        document.extend_from_slice(format!("\"c{j}\":").as_bytes());
+                        let written = match *cell {
+                            Cell::Text(value) | Cell::OptText(Some(value)) => {
+                                serde_json::to_writer(&mut document, value)
+                            }
+                            Cell::Int(value) | Cell::OptInt(Some(value)) => {
+                                serde_json::to_writer(&mut document, &value)
+                            }
+                            Cell::Json(value) => serde_json::to_writer(&mut document, value),
+                            Cell::OptText(None) | Cell::OptInt(None) => serde_json::to_writer(&mut document, &()),
+                        };
+                        written.expect("serialising to memory does not fail");
+                    }
+                    document.push(b'}');
+                }
+                document.push(b']');
+                let document = String::from_utf8(document).expect("serde_json writes UTF-8");
+                self.push("SELECT * FROM json_to_recordset(CAST(").bind_text(document).push(" AS json)) AS rows (");
+                for (j, (_, column_type)) in columns.iter().enumerate() {
+                    if j > 0 {
+                        self.push(", ");
+                    }
+                    self.push(&format!("c{j} ")).push(column_type.postgres_name());
+                }
+                self.push(")").reuse_prepared()
+            }
+        }
+    }
+
+    /// `INSERT INTO table (columns) ` followed by [`Sql::push_rows`].
+    pub fn insert_rows<'c, const N: usize>(
+        &mut self,
+        table: &str,
+        columns: &[(&str, ColumnType); N],
+        rows: impl IntoIterator<Item = [Cell<'c>; N]>,
+    ) -> &mut Sql {
+        self.push("INSERT INTO ").push(table).push(" (");
+        for (j, (name, _)) in columns.iter().enumerate() {
+            if j > 0 {
+                self.push(", ");
+            }
+            self.push(name);
+        }
+        self.push(") ").push_rows(columns, rows)
+    }
+
     /// A comma-separated list of text placeholders, for `IN (...)`.
     pub fn bind_list<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) -> &mut Sql {
         let mut first = true;
@@ -238,6 +355,40 @@ mod tests {
         let mut one = Sql::new(Backend::Sqlite);
         one.bind_padded_list(&["a"]);
         assert_eq!(one.text(), "?");
+    }
+
+    #[test]
+    fn rows_are_values_on_sqlite_and_one_json_parameter_on_postgres() {
+        const COLUMNS: [(&str, ColumnType); 4] =
+            [("a", ColumnType::Text), ("b", ColumnType::BigInt), ("c", ColumnType::Jsonb), ("d", ColumnType::Text)];
+        let data = serde_json::json!({"k": "v\"w"});
+        let rows = || {
+            [
+                [Cell::Text("x"), Cell::Int(1), Cell::Json(&data), Cell::OptText(None)],
+                [Cell::Text("é\n"), Cell::OptInt(None), Cell::Json(&data), Cell::OptText(Some("z"))],
+            ]
+        };
+        let mut sqlite = Sql::new(Backend::Sqlite);
+        sqlite.insert_rows("t", &COLUMNS, rows());
+        assert_eq!(sqlite.text(), "INSERT INTO t (a, b, c, d) VALUES (?, ?, ?, ?), (?, NULL, ?, ?)");
+        assert_eq!(sqlite.binds.len(), 7);
+        let mut pg = Sql::new(Backend::Postgres);
+        pg.insert_rows("t", &COLUMNS, rows());
+        assert_eq!(
+            pg.text(),
+            "INSERT INTO t (a, b, c, d) SELECT * FROM json_to_recordset(CAST($1 AS json)) AS rows (c0 text, c1 bigint, \
+             c2 jsonb, c3 text)"
+        );
+        let Bind::Text(document) = &pg.binds[0] else { panic!("one text parameter") };
+        let parsed: serde_json::Value = serde_json::from_str(document).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!([
+                {"c0": "x", "c1": 1, "c2": {"k": "v\"w"}, "c3": null},
+                {"c0": "é\n", "c1": null, "c2": {"k": "v\"w"}, "c3": "z"}
+            ])
+        );
+        assert!(pg.reuse_prepared);
     }
 
     #[test]
