@@ -35,6 +35,7 @@ use crate::store::{
 };
 use crate::tenant::TenantId;
 
+mod allocator;
 mod batch;
 
 /// Most rows a commit's `changes` lists.
@@ -690,6 +691,8 @@ impl Importer {
                 })?;
                 live.advance(batch.len() as u64);
                 progress(live.processed(), scan.rows);
+                drop(batch);
+                allocator::release_free_memory();
             }
             if preview || counts.failed > 0 {
                 Err(JobError::RolledBack(counts))
@@ -773,6 +776,8 @@ impl Importer {
                 }
             };
             progress(record.processed_rows, record.total_rows);
+            drop(batch);
+            allocator::release_free_memory();
         }
         let counts = record.counts;
         self.finish(record, owner, ImportStatus::Completed, counts, None)
