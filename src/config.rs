@@ -208,6 +208,11 @@ pub struct ImportSettings {
     #[arg(long, env = "ROSTER_IMPORT_BATCH_ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub import_batch_rows: u64,
 
+    /// Bytes of keys an import's scan sorts in memory to find the people a file repeats; larger
+    /// files spill sorted runs to temporary files, so the server's memory does not grow with them.
+    #[arg(long, env = "ROSTER_IMPORT_SCAN_MEMORY", default_value_t = crate::import::DEFAULT_SCAN_MEMORY as u64)]
+    pub import_scan_memory: u64,
+
     /// How long a worker holds a running import without renewing its lease; after that another instance resumes it.
     #[arg(long, env = "ROSTER_IMPORT_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub import_lease: std::time::Duration,

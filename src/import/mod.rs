@@ -7,8 +7,9 @@
 //! ```
 //!
 //! [`plan_rows`] is the entry point: it opens a file with a profile and yields one [`PlannedRow`]
-//! per data row, streaming, each already checked against the earlier rows' usernames
-//! ([`UserNameClaims`]). The runner (in the server) matches each valid row to a stored user,
+//! per data row, streaming. A scan of the whole file ([`RepeatScan`]) finds the people it repeats
+//! and the rows claiming another email's username; a pass reads the file again with those
+//! conflicts applied to its rows ([`PlannedRows::with_user_name_conflicts`]). The runner (in the server) matches each valid row to a stored user,
 //! turns it into SCIM operations through the same provisioning code as the SCIM API, and feeds
 //! failed rows to [`ErrorsCsvWriter`].
 
@@ -24,12 +25,14 @@ pub mod profile;
 pub mod reader;
 pub mod report;
 pub mod row;
+pub mod spill;
 
 use std::io::Read;
+use std::sync::Arc;
 
 pub use changes::{creation_body, patch_request, update_operations};
 pub use decode::{Delimiter, SourceEncoding};
-pub use dedupe::{Folded, PersonFolder, RepeatScan, Repeats, UserNameClaims};
+pub use dedupe::{FileRepeats, Folded, PersonFolder, RepeatScan, Repeats, UserNameConflicts, DEFAULT_SCAN_MEMORY};
 pub use error::{ImportError, IssueCode, ProfileError, ReportError, RowIssue, Severity};
 pub use profile::{ColumnSpec, Profile, Rules, Target};
 pub use reader::{CsvReader, RawRow, ReaderOptions};
@@ -40,7 +43,10 @@ pub use row::{MatchKeys, PlannedRow, Planner};
 pub struct PlannedRows<R> {
     reader: CsvReader<R>,
     planner: Planner,
-    user_names: UserNameClaims,
+    /// The username column's header, for conflicts.
+    user_name_column: Option<String>,
+    /// The rows claiming a taken username, when a scan found them.
+    conflicts: Option<Arc<UserNameConflicts>>,
 }
 
 /// Opens a CSV upload with a profile: detects encoding and delimiter, reads and maps the header.
@@ -60,10 +66,16 @@ pub fn plan_rows<R: Read>(input: R, profile: &Profile, options: &ReaderOptions) 
         .iter()
         .find(|bound| bound.spec.target.path().is_some_and(|path| path.is_core("userName")))
         .map(|bound| bound.header.clone());
-    Ok(PlannedRows { reader, planner, user_names: UserNameClaims::new(user_name_column) })
+    Ok(PlannedRows { reader, planner, user_name_column, conflicts: None })
 }
 
 impl<R: Read> PlannedRows<R> {
+    /// These rows with the `conflict` errors a scan of the same file found ([`RepeatScan`]).
+    pub fn with_user_name_conflicts(mut self, conflicts: Arc<UserNameConflicts>) -> Self {
+        self.conflicts = Some(conflicts);
+        self
+    }
+
     /// The file's header.
     pub fn header(&self) -> &[String] {
         self.reader.header()
@@ -107,7 +119,9 @@ impl<R: Read> Iterator for PlannedRows<R> {
         let raw = self.reader.next()?;
         Some(raw.map(|raw| {
             let mut planned = self.planner.plan(raw);
-            self.user_names.observe(&mut planned);
+            if let Some(conflicts) = &self.conflicts {
+                conflicts.check(&mut planned, self.user_name_column.as_deref());
+            }
             planned
         }))
     }

@@ -1403,3 +1403,53 @@ fn a_username_differing_only_in_case_is_no_change_and_never_a_conflict_with_its_
     let stored = app.list(&format!("/Users/{}", id_of(&ann)));
     assert_eq!((&stored["userName"], &stored["title"]), (&json!("Ann.Lee"), &json!("Chief")));
 }
+
+/// A file whose people repeat far apart: ann at rows 2, 24 and 35 (by email, then by external id),
+/// bo claiming ann's username at row 23, and filler people in between.
+fn file_with_repeats_far_apart() -> String {
+    let mut csv = String::from("Email,Username,External ID,Job Title\nann@example.org,ann,,Clerk\n");
+    let filler = |csv: &mut String, from: u32, to: u32| {
+        (from..to).for_each(|i| csv.push_str(&format!("f{i}@example.org,,,Staff\n")));
+    };
+    filler(&mut csv, 3, 23);
+    csv.push_str("bo@example.org,ANN,,Driver\nANN@example.org,,E-1,Buyer\n");
+    filler(&mut csv, 25, 35);
+    csv.push_str(",,E-1,Chief\n");
+    csv
+}
+
+#[test]
+fn a_scan_spilled_to_disk_finds_the_same_repeated_people_and_conflicts_as_one_in_memory() {
+    let csv = file_with_repeats_far_apart();
+    // 64 bytes hold one or two keys: every repeat and the conflict straddle the sorted runs.
+    for memory in [None, Some("64")] {
+        let env: Vec<(&str, &str)> = memory.map(|m| ("ROSTER_IMPORT_SCAN_MEMORY", m)).into_iter().collect();
+        let app = TestApp::spawn_with(&env);
+        let preview = import(&app, &csv, "?dry_run=true");
+        for import in [preview.clone(), commit(&app, &preview, None).json().unwrap()] {
+            assert_eq!(counts(&import), (31, 0, 0, 1), "scan memory {memory:?}: {import}");
+            assert_eq!(errors(&import), [(23, "conflict".to_string())], "scan memory {memory:?}");
+            assert_eq!(
+                warnings(&import),
+                [(2, "duplicate_in_file".to_string()), (24, "duplicate_in_file".to_string())],
+                "scan memory {memory:?}: ann's earlier rows are carried to her last"
+            );
+        }
+        let ann = user_named(&app, "ann");
+        assert_eq!((&ann["title"], &ann["externalId"]), (&json!("Chief"), &json!("E-1")), "{ann}");
+        assert_eq!(users(&app).len(), 31, "ann and 30 others; bo is not merged into ann");
+        assert_eq!(outbox_recipients(&app.db).len(), 31, "one invitation per person");
+
+        // A commit of some rows: ann's rows 24 and 35 (one person by E-1) without row 2, whose
+        // claim on the username "ann" still makes bo's row 23 a conflict.
+        let app = TestApp::spawn_with(&env);
+        let preview = import(&app, &csv, "?dry_run=true");
+        let done: Value = commit(&app, &preview, Some(json!({"rows": [3, 23, 24, 35]}))).json().unwrap();
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(counts(&done), (2, 0, 0, 1), "scan memory {memory:?}: {done}");
+        assert_eq!(errors(&done), [(23, "conflict".to_string())], "scan memory {memory:?}");
+        assert_eq!(warnings(&done), [(24, "duplicate_in_file".to_string())], "scan memory {memory:?}");
+        assert_eq!(user_named(&app, "ann")["title"], "Chief");
+        assert_eq!(user_names(&app), ["ann", "f3"]);
+    }
+}

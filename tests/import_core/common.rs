@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use roster::import::{plan_rows, Folded, IssueCode, PersonFolder, PlannedRow, Profile, ReaderOptions, RepeatScan};
 use serde_json::Value;
@@ -20,9 +21,20 @@ pub fn profile_fixture(name: &str) -> Profile {
     Profile::from_json(&json).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// Plans a file as the runner's passes do: a scan finds the rows claiming a taken username, then
+/// every row is planned with those conflicts.
 pub fn plan_bytes(bytes: &[u8], profile: &Profile, options: &ReaderOptions) -> Vec<PlannedRow> {
+    let read = || {
+        plan_rows(bytes, profile, options)
+            .unwrap_or_else(|e| panic!("the file was rejected: {e}"))
+            .map(|row| row.unwrap_or_else(|e| panic!("reading failed: {e}")))
+    };
+    let mut scan = RepeatScan::new();
+    read().for_each(|row| scan.observe(&row).unwrap());
+    let conflicts = Arc::new(scan.finish().unwrap().conflicts);
     plan_rows(bytes, profile, options)
-        .unwrap_or_else(|e| panic!("the file was rejected: {e}"))
+        .unwrap()
+        .with_user_name_conflicts(conflicts)
         .map(|row| row.unwrap_or_else(|e| panic!("reading failed: {e}")))
         .collect()
 }
@@ -72,8 +84,8 @@ pub enum Fate {
 pub fn fold_selected(rows: &[PlannedRow], selected: Option<&[u64]>) -> Vec<Fate> {
     let chosen = |row: &PlannedRow| selected.is_none_or(|selected| selected.contains(&row.row));
     let mut scan = RepeatScan::new();
-    rows.iter().filter(|row| chosen(row)).for_each(|row| scan.observe(row));
-    let repeats = scan.finish();
+    rows.iter().filter(|row| chosen(row)).for_each(|row| scan.observe(row).unwrap());
+    let repeats = scan.finish().unwrap().repeats;
     let mut folder = PersonFolder::new();
     rows.iter()
         .filter(|row| chosen(row))

@@ -99,7 +99,7 @@ fn a_million_rows_stream_through_with_bounded_read_ahead() {
         consumed += line(i).len() as u64;
         max_ahead = max_ahead.max(produced.get().saturating_sub(consumed));
         assert!(row.issues.is_empty(), "row {}: {:?}", row.row, row.issues);
-        people.observe(&row);
+        people.observe(&row).unwrap();
         count += 1;
         last_row = row.row;
         if i == 1 {
@@ -110,6 +110,8 @@ fn a_million_rows_stream_through_with_bounded_read_ahead() {
     }
     assert_eq!(count, ROWS);
     assert_eq!(last_row, 1 + ROWS + ROWS / BLANK_EVERY, "blank lines count as spreadsheet rows");
-    assert!(people.finish().is_empty(), "a million different people, none named twice");
+    let found = people.finish().unwrap();
+    assert!(found.repeats.is_empty(), "a million different people, none named twice");
+    assert!(found.conflicts.is_empty(), "and no username claimed twice");
     assert!(max_ahead <= 256 * 1024, "the reader ran {max_ahead} bytes ahead of the rows it yielded");
 }

@@ -24,7 +24,7 @@ use super::{lease_delta, undefined_target, ImportOptions, Importer, LiveProgress
 use crate::import::profile::{ColumnLayout, Rules};
 use crate::import::{
     plan_rows, CsvFormat, Delimiter, Folded, ImportError, IssueCode, PersonFolder, PlannedRow, PlannedRows, Profile,
-    ReaderOptions, RepeatScan, Repeats, RowIssue, SourceEncoding,
+    ReaderOptions, RepeatScan, Repeats, RowIssue, SourceEncoding, UserNameConflicts,
 };
 use crate::provision::{ProvisionError, ProvisionResult};
 use crate::scim::error::ScimError;
@@ -35,6 +35,7 @@ use crate::store::{
 };
 use crate::tenant::TenantId;
 
+mod allocator;
 mod batch;
 
 /// Most rows a commit's `changes` lists.
@@ -122,6 +123,8 @@ struct Scan {
     warnings: Vec<RowIssue>,
     /// The people several selected rows without errors name, and the last row of each.
     repeats: Repeats,
+    /// The rows giving a username that an earlier row gave to another email.
+    conflicts: Arc<UserNameConflicts>,
 }
 
 /// What does not change during a pass.
@@ -478,7 +481,7 @@ impl Importer {
             return Ok(Err(undefined));
         }
         let mut count = 0;
-        let mut repeats = RepeatScan::new();
+        let mut repeats = RepeatScan::with_memory(self.settings.import_scan_memory as usize);
         for row in &mut rows {
             match row {
                 Ok(row) => {
@@ -486,20 +489,24 @@ impl Importer {
                     let selected =
                         record.selected_rows.as_ref().is_none_or(|rows| rows.binary_search(&row.row).is_ok());
                     if selected {
-                        repeats.observe(&row);
+                        repeats.observe(&row).map_err(io_error)?;
+                    } else {
+                        repeats.observe_unselected(&row).map_err(io_error)?;
                     }
                 }
                 Err(ImportError::Rejected(issues)) => return Ok(Err(issues)),
                 Err(ImportError::Io(error)) => return Err(io_error(error)),
             }
         }
+        let found = repeats.finish().map_err(io_error)?;
         Ok(Ok(Scan {
             header: rows.header().to_vec(),
             delimiter: rows.delimiter(),
             encoding: rows.encoding(),
             rows: count,
             warnings: rows.warnings().to_vec(),
-            repeats: repeats.finish(),
+            repeats: found.repeats,
+            conflicts: Arc::new(found.conflicts),
         }))
     }
 
@@ -657,7 +664,7 @@ impl Importer {
     ) -> Result<Result<ImportCounts, ImportCounts>, JobError> {
         let Pass { owner, profile, options, reader_options, scan, preview } = *pass;
         let mut rows = match self.open_rows(record, profile, reader_options)? {
-            Ok(rows) => rows,
+            Ok(rows) => rows.with_user_name_conflicts(scan.conflicts.clone()),
             Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
         };
         let layout = rows.planner().layout().clone();
@@ -684,6 +691,8 @@ impl Importer {
                 })?;
                 live.advance(batch.len() as u64);
                 progress(live.processed(), scan.rows);
+                drop(batch);
+                allocator::release_free_memory();
             }
             if preview || counts.failed > 0 {
                 Err(JobError::RolledBack(counts))
@@ -712,7 +721,7 @@ impl Importer {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportRecord, JobError> {
         let mut rows = match self.open_rows(&record, profile, reader_options)? {
-            Ok(rows) => rows,
+            Ok(rows) => rows.with_user_name_conflicts(scan.conflicts.clone()),
             Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
         };
         let layout = rows.planner().layout().clone();
@@ -767,6 +776,8 @@ impl Importer {
                 }
             };
             progress(record.processed_rows, record.total_rows);
+            drop(batch);
+            allocator::release_free_memory();
         }
         let counts = record.counts;
         self.finish(record, owner, ImportStatus::Completed, counts, None)
