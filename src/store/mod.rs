@@ -27,7 +27,7 @@ pub use imports::{
     ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus, RowAction, RowSelection,
 };
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
-pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository};
+pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, StoredContent};
 pub use repository::SqlRepository;
 pub use tenant_settings::TenantSettingsRepository;
 
