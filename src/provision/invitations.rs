@@ -273,10 +273,53 @@ pub fn queue_invitations(
 ) -> ProvisionResult<Vec<Result<QueuedInvitation, String>>> {
     let now = Utc::now();
     let recipients: Vec<Result<String, String>> = users.iter().map(|user| invitation_recipient(user)).collect();
+    let Decisions { mut outcomes, fresh, replaced } = decide(repo, tenant, users, &recipients, delivery, now)?;
+    if !replaced.is_empty() {
+        repo.revoke_open_invitations(tenant, &replaced, now)?;
+    }
+    create_invitations(repo, settings, tenant, &fresh, now, &mut outcomes)?;
+    Ok(in_order(users, &recipients, &outcomes, |outcome| outcome.status = QueueStatus::AlreadyPending))
+}
+
+/// What [`queue_invitations`] would do, decided alike (the same read of the open invitations)
+/// but writing nothing: for a preview, which must count the invitations its commit will queue
+/// without queueing them.
+pub fn plan_invitations(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    users: &[&StoredResource],
+    delivery: Delivery,
+) -> ProvisionResult<Vec<Result<QueueStatus, String>>> {
+    let recipients: Vec<Result<String, String>> = users.iter().map(|user| invitation_recipient(user)).collect();
+    let decided = decide(repo, tenant, users, &recipients, delivery, Utc::now())?;
+    let mut statuses: HashMap<&str, QueueStatus> =
+        decided.outcomes.keys().map(|id| (*id, QueueStatus::AlreadyPending)).collect();
+    statuses.extend(decided.fresh.iter().map(|(user, _)| (user.id.as_str(), QueueStatus::Queued)));
+    Ok(in_order(users, &recipients, &statuses, |status| *status = QueueStatus::AlreadyPending))
+}
+
+/// Who gets a new invitation: each addressed user once, in order.
+struct Decisions<'a> {
+    /// Users whose open, unexpired invitation stays.
+    outcomes: HashMap<&'a str, QueuedInvitation>,
+    /// Users to give a new invitation, with their address.
+    fresh: Vec<(&'a StoredResource, &'a str)>,
+    /// Users whose open invitations are to be revoked first.
+    replaced: Vec<&'a str>,
+}
+
+fn decide<'a>(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    users: &[&'a StoredResource],
+    recipients: &'a [Result<String, String>],
+    delivery: Delivery,
+    now: DateTime<Utc>,
+) -> ProvisionResult<Decisions<'a>> {
     let mut seen = HashSet::new();
     let addressed: Vec<(&StoredResource, &str)> = users
         .iter()
-        .zip(&recipients)
+        .zip(recipients)
         .filter_map(|(user, recipient)| Some((*user, recipient.as_deref().ok()?)))
         .filter(|(user, _)| seen.insert(user.id.as_str()))
         .collect();
@@ -303,22 +346,31 @@ pub fn queue_invitations(
     if delivery == Delivery::Fresh {
         replaced = fresh.iter().map(|(user, _)| user.id.as_str()).collect();
     }
-    if !replaced.is_empty() {
-        repo.revoke_open_invitations(tenant, &replaced, now)?;
-    }
-    create_invitations(repo, settings, tenant, &fresh, now, &mut outcomes)?;
-    let mut results = Vec::with_capacity(users.len());
+    Ok(Decisions { outcomes, fresh, replaced })
+}
+
+/// One outcome per user, in order: the user's, or the reason it has no address; a user listed
+/// again gets its outcome marked by `repeated`.
+fn in_order<T: Clone>(
+    users: &[&StoredResource],
+    recipients: &[Result<String, String>],
+    outcomes: &HashMap<&str, T>,
+    repeated: impl Fn(&mut T),
+) -> Vec<Result<T, String>> {
     let mut reported = HashSet::new();
-    for (user, recipient) in users.iter().zip(recipients) {
-        results.push(recipient.map(|_| {
-            let mut outcome = outcomes[user.id.as_str()].clone();
-            if !reported.insert(user.id.as_str()) {
-                outcome.status = QueueStatus::AlreadyPending;
-            }
-            outcome
-        }));
-    }
-    Ok(results)
+    users
+        .iter()
+        .zip(recipients)
+        .map(|(user, recipient)| {
+            recipient.as_ref().map_err(Clone::clone).map(|_| {
+                let mut outcome = outcomes[user.id.as_str()].clone();
+                if !reported.insert(user.id.as_str()) {
+                    repeated(&mut outcome);
+                }
+                outcome
+            })
+        })
+        .collect()
 }
 
 fn pending(open: Invitation, recipient: String) -> QueuedInvitation {

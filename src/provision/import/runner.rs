@@ -95,6 +95,7 @@ impl RowOutcome {
             matched_version: self.matched_version,
             operation: self.operation,
             cells: self.cells,
+            invited: self.invited,
         };
         (record, self.issues)
     }
@@ -988,6 +989,7 @@ fn run_batch(
                 matched_version: outcome.matched_version,
                 operation: None,
                 cells: None,
+                invited: outcome.invited,
             })
             .collect();
         repo.insert_import_rows(context.tenant, context.import_id, &slim)?;
