@@ -4,6 +4,7 @@
 
 mod compose;
 mod file;
+pub mod invitation;
 #[cfg(test)]
 mod memory;
 pub mod outbox;

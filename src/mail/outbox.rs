@@ -5,6 +5,11 @@
 //! Delivery is at least once: a message is marked sent right after the server accepted it; if
 //! the process dies in between, the lease expires and the message is sent again (with the same
 //! `Message-ID`). Instances sharing a database never claim the same message while a lease holds.
+//!
+//! An invitation is stored without its text and rendered here, after the claim, from the user
+//! and the invitation as they are then: a user renamed in between is greeted by the new name; a
+//! user deleted in between takes the invitation and its message with it (foreign keys), and an
+//! invitation used, replaced or expired in between cancels the message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +18,10 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
-use super::{MailError, Mailer, OutgoingMessage};
+use super::{invitation, MailError, Mailer, OutgoingMessage};
 use crate::config::MailSettings;
-use crate::store::{OutboxMessage, Store, StoreError, StoreResult};
+use crate::scim::schema::ResourceKind;
+use crate::store::{OutboxMessage, Repository, Store, StoreError, StoreResult};
 
 /// How many messages one claim takes; they are sent concurrently.
 const BATCH_SIZE: usize = 10;
@@ -99,8 +105,13 @@ impl OutboxHandle {
 /// What became of one attempt.
 enum Outcome {
     Sent,
-    Retry { after: Duration, error: String },
+    Retry {
+        after: Duration,
+        error: String,
+    },
     Failed(String),
+    /// Not sent, on purpose: what it announced no longer holds.
+    Cancelled(String),
 }
 
 impl OutboxWorker {
@@ -156,28 +167,41 @@ impl OutboxWorker {
             .blocking(move |store| store.write(|repo| repo.claim_messages(&owner, now, lease_until, limit)))
             .await?;
         let handled = messages.len();
-        futures_util::future::join_all(messages.into_iter().map(|message| self.deliver(message, &claim))).await;
+        if handled == 0 {
+            return Ok(0);
+        }
+        let prepared = self
+            .blocking(move |store| {
+                store.read(|repo| {
+                    let now = Utc::now();
+                    messages
+                        .into_iter()
+                        .map(|message| Ok((prepare(repo, &message, now)?, message)))
+                        .collect::<StoreResult<Vec<_>>>()
+                })
+            })
+            .await?;
+        futures_util::future::join_all(
+            prepared.into_iter().map(|(outgoing, message)| self.deliver(message, outgoing, &claim)),
+        )
+        .await;
         Ok(handled)
     }
 
-    async fn deliver(&self, message: OutboxMessage, claim: &str) {
-        let outgoing = OutgoingMessage {
-            id: message.id.clone(),
-            to: message.recipient.clone(),
-            subject: message.subject.clone(),
-            text: message.body_text.clone(),
-            html: message.body_html.clone(),
-            created_at: message.created_at,
-        };
+    /// Sends a prepared message (or settles one that is not to be sent) and records the outcome.
+    async fn deliver(&self, message: OutboxMessage, outgoing: Result<OutgoingMessage, Outcome>, claim: &str) {
         let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
-        let outcome = match self.mailer.send(&outgoing).await {
-            Ok(()) => Outcome::Sent,
-            Err(MailError::Permanent(error)) => Outcome::Failed(error),
-            Err(MailError::Transient(error)) if attempts >= self.settings.max_attempts => Outcome::Failed(error),
-            Err(MailError::Transient(error)) => {
-                let after = self.settings.retry_delay_after(attempts, rand::rng().random::<f64>());
-                Outcome::Retry { after, error }
-            }
+        let outcome = match outgoing {
+            Err(unsent) => unsent,
+            Ok(outgoing) => match self.mailer.send(&outgoing).await {
+                Ok(()) => Outcome::Sent,
+                Err(MailError::Permanent(error)) => Outcome::Failed(error),
+                Err(MailError::Transient(error)) if attempts >= self.settings.max_attempts => Outcome::Failed(error),
+                Err(MailError::Transient(error)) => {
+                    let after = self.settings.retry_delay_after(attempts, rand::rng().random::<f64>());
+                    Outcome::Retry { after, error }
+                }
+            },
         };
         let (id, kind) = (message.id.as_str(), message.kind.as_str());
         match &outcome {
@@ -189,6 +213,7 @@ impl OutboxWorker {
             Outcome::Failed(error) => {
                 tracing::error!(message_id = id, kind, attempts, %error, "outbox message failed; giving up")
             }
+            Outcome::Cancelled(reason) => tracing::info!(message_id = id, kind, %reason, "outbox message cancelled"),
         }
         self.settle(&message.id, claim, outcome).await;
     }
@@ -207,6 +232,7 @@ impl OutboxWorker {
                             repo.reschedule_message(&owned_id, &claim, later(Utc::now(), *after), error)
                         }
                         Outcome::Failed(error) => repo.fail_message(&owned_id, &claim, error),
+                        Outcome::Cancelled(reason) => repo.cancel_message(&owned_id, &claim, reason),
                     })
                 })
                 .await;
@@ -239,6 +265,49 @@ impl OutboxWorker {
     }
 }
 
+/// The message to send: as stored, or, for an invitation, rendered from the invitation and the
+/// user as they are now. `Err` is the outcome of a message that is not to be sent.
+fn prepare(
+    repo: &mut dyn Repository,
+    message: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<OutgoingMessage, Outcome>> {
+    let outgoing = |subject: String, text: String, html: Option<String>| OutgoingMessage {
+        id: message.id.clone(),
+        to: message.recipient.clone(),
+        subject,
+        text,
+        html,
+        created_at: message.created_at,
+    };
+    if let Some(content) = &message.content {
+        return Ok(Ok(outgoing(content.subject.clone(), content.body_text.clone(), content.body_html.clone())));
+    }
+    let (Some(invitation_id), Some(link)) = (&message.invitation_id, &message.link) else {
+        return Ok(Err(Outcome::Failed(format!("a {} message was stored without content", message.kind))));
+    };
+    let Some(invitation) = repo.invitation_by_id(invitation_id)? else {
+        return Ok(Err(Outcome::Cancelled("the invitation no longer exists".into())));
+    };
+    let gone = if invitation.used_at.is_some() {
+        Some("the invitation was used")
+    } else if invitation.revoked_at.is_some() {
+        Some("replaced by a newer invitation")
+    } else if invitation.expires_at <= now {
+        Some("the invitation expired before it was sent")
+    } else {
+        None
+    };
+    if let Some(reason) = gone {
+        return Ok(Err(Outcome::Cancelled(reason.into())));
+    }
+    let Some(user) = repo.get(&invitation.tenant, ResourceKind::User, &invitation.user_id)? else {
+        return Ok(Err(Outcome::Cancelled("the user no longer exists".into())));
+    };
+    let mail = invitation::render(&user.data, link, invitation.expires_at);
+    Ok(Ok(outgoing(mail.subject, mail.text, Some(mail.html))))
+}
+
 /// `at + delay`, saturating at the latest representable time.
 fn later(at: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(delay)
@@ -252,7 +321,7 @@ mod tests {
     use super::*;
     use crate::mail::MemoryMailer;
     use crate::scim::schema::SchemaRegistry;
-    use crate::store::{DatabaseUrl, NewOutboxMessage};
+    use crate::store::{DatabaseUrl, NewOutboxMessage, StoredContent};
     use crate::tenant::TenantId;
 
     fn settings() -> OutboxSettings {
@@ -277,12 +346,11 @@ mod tests {
             tenant: TenantId::parse("acme").unwrap(),
             kind: "test".into(),
             recipient: format!("{key}@example.com"),
-            subject: "Hello".into(),
-            body_text: "secret-token".into(),
-            body_html: None,
+            content: Some(StoredContent { subject: "Hello".into(), body_text: "secret-token".into(), body_html: None }),
             dedupe_key: key.into(),
             invitation_id: None,
             redact: Some("secret-token".into()),
+            link: None,
             created_at: Utc::now(),
         };
         store.write(|repo| repo.enqueue_messages(std::slice::from_ref(&message))).unwrap() == 1

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{hash_password, not_found, ProvisionError, ProvisionResult, Provisioner};
 use crate::config::MailSettings;
-use crate::mail::{escape_html, validate_address};
+use crate::mail::validate_address;
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
 use crate::scim::schema::ResourceKind;
@@ -26,7 +26,7 @@ use crate::store::{Invitation, ListQuery, NewOutboxMessage, Repository, Resource
 use crate::tenant::TenantId;
 
 /// The outbox `kind` of invitation messages.
-pub const INVITATION_KIND: &str = "invitation";
+pub const INVITATION_KIND: &str = crate::mail::invitation::KIND;
 /// The `tenant_settings` key holding the policy.
 const POLICY_KEY: &str = "invitation_policy";
 /// Most users one `POST /api/v1/invitations` may select.
@@ -273,10 +273,53 @@ pub fn queue_invitations(
 ) -> ProvisionResult<Vec<Result<QueuedInvitation, String>>> {
     let now = Utc::now();
     let recipients: Vec<Result<String, String>> = users.iter().map(|user| invitation_recipient(user)).collect();
+    let Decisions { mut outcomes, fresh, replaced } = decide(repo, tenant, users, &recipients, delivery, now)?;
+    if !replaced.is_empty() {
+        repo.revoke_open_invitations(tenant, &replaced, now)?;
+    }
+    create_invitations(repo, settings, tenant, &fresh, now, &mut outcomes)?;
+    Ok(in_order(users, &recipients, &outcomes, |outcome| outcome.status = QueueStatus::AlreadyPending))
+}
+
+/// What [`queue_invitations`] would do, decided alike (the same read of the open invitations)
+/// but writing nothing: for a preview, which must count the invitations its commit will queue
+/// without queueing them.
+pub fn plan_invitations(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    users: &[&StoredResource],
+    delivery: Delivery,
+) -> ProvisionResult<Vec<Result<QueueStatus, String>>> {
+    let recipients: Vec<Result<String, String>> = users.iter().map(|user| invitation_recipient(user)).collect();
+    let decided = decide(repo, tenant, users, &recipients, delivery, Utc::now())?;
+    let mut statuses: HashMap<&str, QueueStatus> =
+        decided.outcomes.keys().map(|id| (*id, QueueStatus::AlreadyPending)).collect();
+    statuses.extend(decided.fresh.iter().map(|(user, _)| (user.id.as_str(), QueueStatus::Queued)));
+    Ok(in_order(users, &recipients, &statuses, |status| *status = QueueStatus::AlreadyPending))
+}
+
+/// Who gets a new invitation: each addressed user once, in order.
+struct Decisions<'a> {
+    /// Users whose open, unexpired invitation stays.
+    outcomes: HashMap<&'a str, QueuedInvitation>,
+    /// Users to give a new invitation, with their address.
+    fresh: Vec<(&'a StoredResource, &'a str)>,
+    /// Users whose open invitations are to be revoked first.
+    replaced: Vec<&'a str>,
+}
+
+fn decide<'a>(
+    repo: &mut dyn Repository,
+    tenant: &TenantId,
+    users: &[&'a StoredResource],
+    recipients: &'a [Result<String, String>],
+    delivery: Delivery,
+    now: DateTime<Utc>,
+) -> ProvisionResult<Decisions<'a>> {
     let mut seen = HashSet::new();
     let addressed: Vec<(&StoredResource, &str)> = users
         .iter()
-        .zip(&recipients)
+        .zip(recipients)
         .filter_map(|(user, recipient)| Some((*user, recipient.as_deref().ok()?)))
         .filter(|(user, _)| seen.insert(user.id.as_str()))
         .collect();
@@ -303,22 +346,31 @@ pub fn queue_invitations(
     if delivery == Delivery::Fresh {
         replaced = fresh.iter().map(|(user, _)| user.id.as_str()).collect();
     }
-    if !replaced.is_empty() {
-        repo.revoke_open_invitations(tenant, &replaced, now)?;
-    }
-    create_invitations(repo, settings, tenant, &fresh, now, &mut outcomes)?;
-    let mut results = Vec::with_capacity(users.len());
+    Ok(Decisions { outcomes, fresh, replaced })
+}
+
+/// One outcome per user, in order: the user's, or the reason it has no address; a user listed
+/// again gets its outcome marked by `repeated`.
+fn in_order<T: Clone>(
+    users: &[&StoredResource],
+    recipients: &[Result<String, String>],
+    outcomes: &HashMap<&str, T>,
+    repeated: impl Fn(&mut T),
+) -> Vec<Result<T, String>> {
     let mut reported = HashSet::new();
-    for (user, recipient) in users.iter().zip(recipients) {
-        results.push(recipient.map(|_| {
-            let mut outcome = outcomes[user.id.as_str()].clone();
-            if !reported.insert(user.id.as_str()) {
-                outcome.status = QueueStatus::AlreadyPending;
-            }
-            outcome
-        }));
-    }
-    Ok(results)
+    users
+        .iter()
+        .zip(recipients)
+        .map(|(user, recipient)| {
+            recipient.as_ref().map_err(Clone::clone).map(|_| {
+                let mut outcome = outcomes[user.id.as_str()].clone();
+                if !reported.insert(user.id.as_str()) {
+                    repeated(&mut outcome);
+                }
+                outcome
+            })
+        })
+        .collect()
 }
 
 fn pending(open: Invitation, recipient: String) -> QueuedInvitation {
@@ -369,19 +421,18 @@ fn create_invitations<'a>(
             raced.push((user.id.as_str(), *recipient));
             continue;
         }
+        // The mail itself is rendered by the outbox worker when it sends it (crate::mail::invitation).
         let link = settings.link.render(&settings.public_url, &token, tenant, &user.id);
-        let (subject, body_text, body_html) = invitation_message(&user.data, &link, invitation.expires_at);
         messages.push(NewOutboxMessage {
             id: uuid::Uuid::new_v4().to_string(),
             tenant: tenant.clone(),
             kind: INVITATION_KIND.to_string(),
             recipient: recipient.to_string(),
-            subject,
-            body_text,
-            body_html: Some(body_html),
+            content: None,
             dedupe_key: format!("{INVITATION_KIND}:{tenant}:{}:{}", user.id, invitation.id),
             invitation_id: Some(invitation.id.clone()),
             redact: Some(token),
+            link: Some(link),
             created_at: now,
         });
         outcomes.insert(
@@ -424,53 +475,6 @@ fn token_hash(token: &str) -> String {
 /// Compares in time independent of where the inputs differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
-/// How the person is greeted: displayName, else name.formatted, else given + family name,
-/// else userName.
-fn greeting_name(user: &Value) -> String {
-    let text = |pointer: &str| user.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
-    text("/displayName")
-        .or_else(|| text("/name/formatted"))
-        .map(str::to_string)
-        .or_else(|| {
-            let parts: Vec<&str> = [text("/name/givenName"), text("/name/familyName")].into_iter().flatten().collect();
-            (!parts.is_empty()).then(|| parts.join(" "))
-        })
-        .or_else(|| text("/userName").map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// Subject, plain text and HTML of an invitation.
-fn invitation_message(user: &Value, link: &str, expires_at: DateTime<Utc>) -> (String, String, String) {
-    let name = greeting_name(user);
-    let user_name = user.get("userName").and_then(Value::as_str).unwrap_or_default();
-    let expires = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let subject = "Your account is ready: choose a password".to_string();
-    let text = format!(
-        "Hello {name},\n\n\
-         An account has been created for you (user name: {user_name}).\n\
-         Choose your password to start using it:\n\n\
-         {link}\n\n\
-         The link works once and expires on {expires}.\n\
-         If you did not expect this invitation, you can ignore this message.\n"
-    );
-    let (name, user_name, link) = (escape_html(&name), escape_html(user_name), escape_html(link));
-    let html = format!(
-        "<!DOCTYPE html><html><body style=\"margin:0;padding:24px;background:#f4f5f7;\
-         font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933\">\
-         <div style=\"max-width:520px;margin:0 auto;background:#fff;border-radius:8px;padding:32px\">\
-         <p>Hello {name},</p>\
-         <p>An account has been created for you (user name: <strong>{user_name}</strong>). \
-         Choose your password to start using it:</p>\
-         <p style=\"margin:28px 0\"><a href=\"{link}\" style=\"background:#2457c5;color:#fff;padding:12px 20px;\
-         border-radius:6px;text-decoration:none;display:inline-block\">Choose a password</a></p>\
-         <p style=\"font-size:13px;color:#52606d\">Or open this link: <a href=\"{link}\">{link}</a></p>\
-         <p style=\"font-size:13px;color:#52606d\">The link works once and expires on {expires}. \
-         If you did not expect this invitation, you can ignore this message.</p>\
-         </div></body></html>"
-    );
-    (subject, text, html)
 }
 
 /// Why a link cannot be used.
@@ -892,7 +896,9 @@ mod tests {
         assert_eq!(first.invitation_id, second.invitation_id);
         let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
         assert_eq!(due.len(), 1, "one message");
-        assert!(due[0].body_text.contains("http://roster.test/onboarding/set-password?token="), "{}", due[0].body_text);
+        let link = due[0].link.as_deref().unwrap_or_default();
+        assert!(link.starts_with("http://roster.test/onboarding/set-password?token="), "{link}");
+        assert_eq!(due[0].content, None, "rendered when it is sent");
         assert_eq!(due[0].dedupe_key, format!("invitation:acme:{}:{}", created.id, first.invitation_id));
     }
 
@@ -959,5 +965,51 @@ mod tests {
         assert_eq!(pending.map(|i| i.id), Some(second.invitation_id));
         let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
         assert_eq!(due.len(), 1, "the replaced invitation's unsent message was cancelled");
+    }
+
+    #[tokio::test]
+    async fn the_worker_renders_an_invitation_when_it_sends_it_and_drops_one_no_longer_open() {
+        use crate::mail::outbox::{OutboxSettings, OutboxWorker};
+        use crate::mail::MemoryMailer;
+
+        let dir = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(&dir);
+        let tenant = TenantId::parse("acme").unwrap();
+        let person = |name: &str| {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": name,
+                "displayName": format!("{name} Example"),
+                "emails": [{"value": format!("{name}@example.com")}],
+            });
+            provisioner.create(&tenant, ResourceKind::User, &body).unwrap().stored
+        };
+        let (sent, used) = (person("cy"), person("di"));
+        let store = provisioner.store();
+        let queued = store.write(|repo| queue_invitation(repo, &settings(), &tenant, &sent)).unwrap();
+        let spent = store.write(|repo| queue_invitation(repo, &settings(), &tenant, &used)).unwrap();
+        assert!(store.write(|repo| repo.mark_invitation_used(&spent.invitation_id, Utc::now())).unwrap());
+
+        let mailer = Arc::new(MemoryMailer::default());
+        let outbox = OutboxSettings {
+            poll_interval: Duration::from_millis(20),
+            retry_delay: Duration::from_millis(1),
+            max_retry_delay: Duration::from_millis(4),
+            max_attempts: 3,
+            lease: Duration::from_secs(5),
+            batch_size: 10,
+        };
+        let worker = OutboxWorker::new(store.clone(), mailer.clone(), outbox);
+        assert_eq!(worker.deliver_due().await.unwrap(), 2);
+        assert_eq!(worker.deliver_due().await.unwrap(), 0, "both settled");
+        let mail = mailer.sent();
+        assert_eq!(mail.len(), 1, "nothing for the used invitation");
+        assert_eq!(mail[0].to, "cy@example.com");
+        assert_eq!(mail[0].subject, "Your account is ready: choose a password");
+        assert!(mail[0].text.starts_with("Hello cy Example,"), "{}", mail[0].text);
+        assert!(mail[0].text.contains("http://roster.test/onboarding/set-password?token="), "{}", mail[0].text);
+        let expires = queued.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+        assert!(mail[0].text.contains(&expires), "{}", mail[0].text);
+        assert!(mail[0].html.as_deref().unwrap_or_default().contains("cy Example"));
     }
 }

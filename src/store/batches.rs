@@ -70,7 +70,7 @@ mod store_tests {
     use crate::store::test_databases::{self, TestStore};
     use crate::store::{
         ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, MembershipSource, NewMember,
-        Repository, ResourceWrite, SqlRepository, Store, StoreError, StoredResource,
+        Repository, ResourceWrite, SqlRepository, Store, StoreError, StoredResource, UserRows,
     };
     use crate::tenant::TenantId;
 
@@ -296,18 +296,22 @@ mod store_tests {
                 matched_version: None,
                 operation: None,
                 cells: None,
+                invited: false,
             };
             use crate::store::RowAction::{Create, Update};
             let (found, _) = run(store, |repo| {
                 repo.insert_import(&import).unwrap();
-                let rows = [row(2, Update, "u2"), row(3, Create, "u1"), row(4, Update, "u1"), row(5, Update, "u2")];
+                let invited = ImportRowRecord { invited: true, ..row(4, Update, "u1") };
+                let rows = [row(2, Update, "u2"), row(3, Create, "u1"), invited, row(5, Update, "u2")];
                 repo.insert_import_rows(&t, "imp", &rows).unwrap();
                 (
                     repo.import_rows_of_users(&t, "imp", &["u1", "u3", "u2"]).unwrap(),
                     repo.import_row_of_user(&t, "imp", "u2").unwrap(),
                 )
             });
-            assert_eq!(found.0, [("u1".to_string(), 3, Create), ("u2".to_string(), 2, Update)]);
+            let rows =
+                |user: &str, first_row, action, invited| UserRows { user_id: user.into(), first_row, action, invited };
+            assert_eq!(found.0, [rows("u1", 3, Create, true), rows("u2", 2, Update, false)]);
             assert_eq!(found.1, Some((2, Update)));
         });
     }

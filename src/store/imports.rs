@@ -165,6 +165,19 @@ pub struct ImportRowRecord {
     pub operation: Option<Value>,
     /// The cells as read, kept for rows with errors (errors.csv).
     pub cells: Option<Vec<String>>,
+    /// The row queued an invitation (a preview's row: would queue one).
+    pub invited: bool,
+}
+
+/// The rows of an import that name one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRows {
+    pub user_id: String,
+    /// The first of them, and what it did.
+    pub first_row: u64,
+    pub action: RowAction,
+    /// One of them queued an invitation for the user (in a preview: would queue one).
+    pub invited: bool,
 }
 
 /// Which rows of an import to read.
@@ -266,7 +279,7 @@ pub trait ImportRepository {
         import_id: &str,
         user_id: &str,
     ) -> StoreResult<Option<(u64, RowAction)>> {
-        Ok(self.import_rows_of_users(tenant, import_id, &[user_id])?.pop().map(|(_, row, action)| (row, action)))
+        Ok(self.import_rows_of_users(tenant, import_id, &[user_id])?.pop().map(|rows| (rows.first_row, rows.action)))
     }
 
     /// Saves a profile; true when it is new.
@@ -323,14 +336,13 @@ pub trait ImportRepository {
         tenant: &TenantId,
         member_ids: &[&str],
     ) -> StoreResult<Vec<(String, String, MembershipSource)>>;
-    /// `(user id, first row, action)`: the first row of the import that wrote or matched each of
-    /// `user_ids` that it did.
+    /// The first row of the import that wrote or matched each of `user_ids` that it did.
     fn import_rows_of_users(
         &mut self,
         tenant: &TenantId,
         import_id: &str,
         user_ids: &[&str],
-    ) -> StoreResult<Vec<(String, u64, RowAction)>>;
+    ) -> StoreResult<Vec<UserRows>>;
 }
 
 #[derive(QueryableByName)]
@@ -463,6 +475,8 @@ struct RowRow {
     operation: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     cells: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    invited: i64,
 }
 
 #[derive(QueryableByName)]
@@ -495,6 +509,8 @@ struct RowOfUser {
     value: i64,
     #[diesel(sql_type = Text)]
     action: String,
+    #[diesel(sql_type = BigInt)]
+    invited: i64,
 }
 
 #[derive(QueryableByName)]
@@ -771,7 +787,7 @@ impl ImportRepository for SqlRepository<'_> {
     }
 
     fn insert_import_rows(&mut self, tenant: &TenantId, import_id: &str, rows: &[ImportRowRecord]) -> StoreResult<()> {
-        const COLUMNS: [(&str, ColumnType); 8] = [
+        const COLUMNS: [(&str, ColumnType); 9] = [
             ("tenant_id", ColumnType::Text),
             ("import_id", ColumnType::Text),
             ("row_number", ColumnType::BigInt),
@@ -780,6 +796,7 @@ impl ImportRepository for SqlRepository<'_> {
             ("matched_version", ColumnType::BigInt),
             ("operation", ColumnType::Text),
             ("cells", ColumnType::Text),
+            ("invited", ColumnType::SmallInt),
         ];
         for chunk in rows.chunks(INSERT_CHUNK) {
             let documents: Vec<(Option<String>, Option<String>)> = chunk
@@ -800,6 +817,7 @@ impl ImportRepository for SqlRepository<'_> {
                     Cell::OptInt(row.matched_version),
                     Cell::OptText(operation.as_deref()),
                     Cell::OptText(cells.as_deref()),
+                    Cell::Int(i64::from(row.invited)),
                 ]
             });
             sql.insert_rows("import_rows", &COLUMNS, rows).execute(&mut self.conn)?;
@@ -854,7 +872,8 @@ impl ImportRepository for SqlRepository<'_> {
     ) -> StoreResult<Vec<ImportRowRecord>> {
         let mut sql = self.sql();
         sql.push(
-            "SELECT row_number, action, user_id, matched_version, operation, cells FROM import_rows WHERE tenant_id = ",
+            "SELECT row_number, action, user_id, matched_version, operation, cells, CAST(invited AS BIGINT) AS invited \
+             FROM import_rows WHERE tenant_id = ",
         );
         sql.bind_text(tenant.as_str()).push(" AND import_id = ").bind_text(import_id);
         sql.push(" AND row_number > ").bind_int(to_i64(after_row));
@@ -878,6 +897,7 @@ impl ImportRepository for SqlRepository<'_> {
                     matched_version: row.matched_version,
                     operation: row.operation.as_deref().map(json_of).transpose()?,
                     cells: typed_json(row.cells)?,
+                    invited: row.invited != 0,
                 })
             })
             .collect()
@@ -929,24 +949,31 @@ impl ImportRepository for SqlRepository<'_> {
         tenant: &TenantId,
         import_id: &str,
         user_ids: &[&str],
-    ) -> StoreResult<Vec<(String, u64, RowAction)>> {
+    ) -> StoreResult<Vec<UserRows>> {
         let mut firsts = HashMap::new();
         for chunk in distinct_chunks(user_ids.iter().copied()) {
             // Each user's first row by the (import_id, user_id) index, then its action by the key.
             let mut sql = self.sql();
             sql.push(
-                "SELECT f.user_id AS name, f.first_row AS value, r.action FROM (SELECT user_id, \
-                 MIN(row_number) AS first_row FROM import_rows WHERE tenant_id = ",
+                "SELECT f.user_id AS name, f.first_row AS value, r.action, f.invited FROM (SELECT user_id, \
+                 MIN(row_number) AS first_row, CAST(MAX(invited) AS BIGINT) AS invited FROM import_rows \
+                 WHERE tenant_id = ",
             );
             sql.bind_text(tenant.as_str()).push(" AND import_id = ").bind_text(import_id);
             sql.push(" AND user_id IN (").bind_padded_list(&chunk).push(") GROUP BY user_id) f");
             sql.push(" JOIN import_rows r ON r.import_id = ").bind_text(import_id);
             sql.push(" AND r.row_number = f.first_row");
             for first in sql.load::<RowOfUser>(&mut self.conn)? {
-                firsts.insert(first.name, (to_u64(first.value), RowAction::parse(&first.action)?));
+                let rows = UserRows {
+                    user_id: first.name.clone(),
+                    first_row: to_u64(first.value),
+                    action: RowAction::parse(&first.action)?,
+                    invited: first.invited != 0,
+                };
+                firsts.insert(first.name, rows);
             }
         }
-        Ok(in_input_order(user_ids, |user| firsts.get(user).map(|&(row, action)| (user.to_string(), row, action))))
+        Ok(in_input_order(user_ids, |user| firsts.get(user).cloned()))
     }
 
     fn put_import_profile(&mut self, tenant: &TenantId, name: &str, profile: &Value) -> StoreResult<bool> {

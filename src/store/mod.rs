@@ -25,9 +25,10 @@ pub use connection::{Backend, DatabaseUrl, DEFAULT_WAL_MAX_BYTES};
 pub use filter_sql::{check_filter, check_sort, UnknownAttributes};
 pub use imports::{
     ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus, RowAction, RowSelection,
+    UserRows,
 };
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
-pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository};
+pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, StoredContent};
 pub use repository::SqlRepository;
 pub use tenant_settings::TenantSettingsRepository;
 

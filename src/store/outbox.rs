@@ -37,16 +37,27 @@ pub struct NewOutboxMessage {
     /// What the message is, e.g. `invitation`.
     pub kind: String,
     pub recipient: String,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: Option<String>,
+    /// The content as sent; `None` for a message rendered when it is sent (an invitation).
+    pub content: Option<StoredContent>,
     /// Unique across the outbox: queueing the same key twice stores one message.
     pub dedupe_key: String,
     /// The invitation the message delivers; revoking it cancels the message if still unsent.
     pub invitation_id: Option<String>,
-    /// A secret in the bodies (the one-time token), scrubbed once the message is settled.
+    /// A secret in the bodies or the link (the one-time token), scrubbed once the message is
+    /// settled.
     pub redact: Option<String>,
+    /// The invitation link (it holds the token) of a message rendered when it is sent; cleared
+    /// once the message is settled.
+    pub link: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Subject and bodies stored with a message that is sent as it was queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredContent {
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
 }
 
 /// A claimed message, as the worker sends it.
@@ -56,10 +67,12 @@ pub struct OutboxMessage {
     pub tenant_id: String,
     pub kind: String,
     pub recipient: String,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: Option<String>,
+    /// The stored content; `None` when the worker renders the message (an invitation).
+    pub content: Option<StoredContent>,
     pub dedupe_key: String,
+    pub invitation_id: Option<String>,
+    /// The invitation link, for a message rendered when it is sent.
+    pub link: Option<String>,
     /// Delivery attempts so far, this one included.
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
@@ -74,6 +87,7 @@ pub trait OutboxRepository {
     /// The open invitations, expired or not, of the users among `user_ids` that have one.
     fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>>;
+    fn invitation_by_id(&mut self, invitation_id: &str) -> StoreResult<Option<Invitation>>;
     /// Revokes the users' open invitations and cancels their undelivered messages; returns how
     /// many invitations were revoked.
     fn revoke_open_invitations(
@@ -111,6 +125,8 @@ pub trait OutboxRepository {
     ) -> StoreResult<bool>;
     /// Gives up on a message.
     fn fail_message(&mut self, id: &str, claim: &str, error: &str) -> StoreResult<bool>;
+    /// Drops a message that must no longer be sent (its invitation was used or replaced).
+    fn cancel_message(&mut self, id: &str, claim: &str, reason: &str) -> StoreResult<bool>;
 }
 
 /// Rows per multi-row `INSERT` (at most 12 parameters each: far below SQLite's and PostgreSQL's
@@ -118,9 +134,10 @@ pub trait OutboxRepository {
 pub const INSERT_CHUNK: usize = 500;
 const INVITATION_COLUMNS: &str = "id, tenant_id, user_id, token_hash, expires_at, used_at, revoked_at, created_at";
 const OPEN: &str = "used_at IS NULL AND revoked_at IS NULL";
-/// Removes the secret from the stored bodies (REPLACE gives NULL when `redact` is NULL).
+/// Removes the secret from the stored bodies (REPLACE gives NULL when `redact` is NULL) and
+/// drops the link that holds it.
 const SCRUB: &str = "body_text = COALESCE(REPLACE(body_text, redact, '[redacted]'), body_text), \
-     body_html = COALESCE(REPLACE(body_html, redact, '[redacted]'), body_html), redact = NULL";
+     body_html = COALESCE(REPLACE(body_html, redact, '[redacted]'), body_html), redact = NULL, link = NULL";
 
 #[derive(QueryableByName)]
 struct InvitationRow {
@@ -168,14 +185,18 @@ struct MessageRow {
     kind: String,
     #[diesel(sql_type = Text)]
     recipient: String,
-    #[diesel(sql_type = Text)]
-    subject: String,
-    #[diesel(sql_type = Text)]
-    body_text: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    subject: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    body_text: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     body_html: Option<String>,
     #[diesel(sql_type = Text)]
     dedupe_key: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    invitation_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    link: Option<String>,
     #[diesel(sql_type = BigInt)]
     attempts: i64,
     #[diesel(sql_type = Text)]
@@ -197,6 +218,18 @@ impl SqlRepository<'_> {
             sql.push(" AND ").push(OPEN);
         }
         sql.first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+    }
+}
+
+impl SqlRepository<'_> {
+    /// Settles a claimed, unsent message with `status` (a constant), scrubbing its secret.
+    fn settle_unsent(&mut self, id: &str, claim: &str, status: &'static str, reason: &str) -> StoreResult<bool> {
+        let mut sql = self.sql();
+        sql.push("UPDATE outbox SET status = '").push(status).push("', last_error = ").bind_text(reason);
+        sql.push(", locked_until = NULL, ").push(SCRUB);
+        sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
+        sql.push(" AND status = 'pending'");
+        Ok(sql.execute(&mut self.conn)? == 1)
     }
 }
 
@@ -239,6 +272,10 @@ impl OutboxRepository for SqlRepository<'_> {
         self.load_invitation("token_hash", token_hash, false)
     }
 
+    fn invitation_by_id(&mut self, invitation_id: &str) -> StoreResult<Option<Invitation>> {
+        self.load_invitation("id", invitation_id, false)
+    }
+
     fn revoke_open_invitations(
         &mut self,
         tenant: &TenantId,
@@ -277,17 +314,20 @@ impl OutboxRepository for SqlRepository<'_> {
             let mut sql = self.sql();
             sql.push(
                 "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, \
-                 invitation_id, redact, status, attempts, next_attempt_at, created_at) VALUES ",
+                 invitation_id, redact, link, status, attempts, next_attempt_at, created_at) VALUES ",
             );
             for (i, message) in chunk.iter().enumerate() {
                 let created = format_timestamp(message.created_at);
                 sql.push(if i == 0 { "(" } else { ", (" });
                 sql.bind_text(message.id.as_str()).push(", ").bind_text(message.tenant.as_str()).push(", ");
                 sql.bind_text(message.kind.as_str()).push(", ").bind_text(message.recipient.as_str()).push(", ");
-                sql.bind_text(message.subject.as_str()).push(", ").bind_text(message.body_text.as_str()).push(", ");
-                sql.bind_opt(message.body_html.as_deref()).push(", ").bind_text(message.dedupe_key.as_str());
-                sql.push(", ").bind_opt(message.invitation_id.as_deref()).push(", ");
-                sql.bind_opt(message.redact.as_deref()).push(", 'pending', 0, ").bind_text(created.as_str());
+                let content = message.content.as_ref();
+                sql.bind_opt(content.map(|c| c.subject.as_str())).push(", ");
+                sql.bind_opt(content.map(|c| c.body_text.as_str())).push(", ");
+                sql.bind_opt(content.and_then(|c| c.body_html.as_deref())).push(", ");
+                sql.bind_text(message.dedupe_key.as_str()).push(", ").bind_opt(message.invitation_id.as_deref());
+                sql.push(", ").bind_opt(message.redact.as_deref()).push(", ").bind_opt(message.link.as_deref());
+                sql.push(", 'pending', 0, ").bind_text(created.as_str());
                 sql.push(", ").bind_text(created).push(")");
             }
             sql.push(" ON CONFLICT (dedupe_key) DO NOTHING");
@@ -325,8 +365,8 @@ impl OutboxRepository for SqlRepository<'_> {
         lock.execute(&mut self.conn)?;
         let mut load = self.sql();
         load.push(
-            "SELECT id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, attempts, created_at \
-             FROM outbox WHERE id IN (",
+            "SELECT id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, invitation_id, link, \
+             attempts, created_at FROM outbox WHERE id IN (",
         );
         load.bind_list(ids.iter().map(String::as_str)).push(") ORDER BY next_attempt_at, id");
         load.load::<MessageRow>(&mut self.conn)?
@@ -338,10 +378,15 @@ impl OutboxRepository for SqlRepository<'_> {
                     tenant_id: row.tenant_id,
                     kind: row.kind,
                     recipient: row.recipient,
-                    subject: row.subject,
-                    body_text: row.body_text,
-                    body_html: row.body_html,
+                    content: match (row.subject, row.body_text) {
+                        (Some(subject), Some(body_text)) => {
+                            Some(StoredContent { subject, body_text, body_html: row.body_html })
+                        }
+                        _ => None,
+                    },
                     dedupe_key: row.dedupe_key,
+                    invitation_id: row.invitation_id,
+                    link: row.link,
                     attempts: row.attempts,
                 })
             })
@@ -372,12 +417,11 @@ impl OutboxRepository for SqlRepository<'_> {
     }
 
     fn fail_message(&mut self, id: &str, claim: &str, error: &str) -> StoreResult<bool> {
-        let mut sql = self.sql();
-        sql.push("UPDATE outbox SET status = 'failed', last_error = ").bind_text(error);
-        sql.push(", locked_until = NULL, ").push(SCRUB);
-        sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
-        sql.push(" AND status = 'pending'");
-        Ok(sql.execute(&mut self.conn)? == 1)
+        self.settle_unsent(id, claim, "failed", error)
+    }
+
+    fn cancel_message(&mut self, id: &str, claim: &str, reason: &str) -> StoreResult<bool> {
+        self.settle_unsent(id, claim, "cancelled", reason)
     }
 }
 

@@ -540,6 +540,32 @@ fn a_row_naming_a_person_an_earlier_row_of_its_batch_created_updates_that_user()
 }
 
 #[test]
+fn a_preview_counts_one_invitation_per_person_as_its_commit_queues_without_queueing_any() {
+    // Rows 3 and 5 name a person an earlier row created (by the username made from the email)
+    // with another email, so the file's scan does not fold them: each updates that user. Ann is
+    // invited by row 2, not again by row 3; Bo is created inactive by row 4 (not invited under
+    // the default policy) and invited when row 5 activates him. With one row per batch, each
+    // later row is in another batch than the row that created the person.
+    let csv = "Email,Username,Status\nann@example.org,,Active\nann.lee@example.org,ann,Active\n\
+               bo@example.org,,Inactive\nbo.chan@example.org,bo,Active\n";
+    for batch_rows in ["1000", "1"] {
+        let app = TestApp::spawn_with(&[("ROSTER_IMPORT_BATCH_ROWS", batch_rows)]);
+        let preview = import(&app, csv, "?dry_run=true");
+        assert_eq!(preview["status"], "previewed", "{preview}");
+        assert_eq!(preview["invitations_queued"], 2, "batches of {batch_rows}: {preview}");
+        assert!(outbox_recipients(&app.db).is_empty(), "a preview queues no mail");
+        assert_eq!(open_invitations(&app.db), 0, "a preview stores no invitation");
+
+        let committed: Value = commit(&app, &preview, None).json().unwrap();
+        assert_eq!(committed["status"], "completed", "{committed}");
+        assert_eq!(counts(&committed), counts(&preview), "{committed}");
+        assert_eq!(committed["invitations_queued"], preview["invitations_queued"], "batches of {batch_rows}");
+        assert_eq!(open_invitations(&app.db), 2);
+        assert_eq!(outbox_recipients(&app.db).len(), 2);
+    }
+}
+
+#[test]
 fn groups_match_exactly_then_case_insensitively_and_unknown_ones_are_errors() {
     let app = TestApp::spawn();
     app.create_group("Sales", &[]);

@@ -229,8 +229,11 @@ struct OutboxRow {
     attempts: i64,
     #[diesel(sql_type = Nullable<Text>)]
     last_error: Option<String>,
-    #[diesel(sql_type = Text)]
-    body_text: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    body_text: Option<String>,
+    /// The token (`redact`) and the link that holds it, both cleared once the message is settled.
+    #[diesel(sql_type = Nullable<Text>)]
+    secret: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -253,7 +256,11 @@ where
 }
 
 fn outbox(db: &TestDatabase) -> Vec<OutboxRow> {
-    query(db, "SELECT status, attempts, last_error, body_text FROM outbox ORDER BY created_at, id")
+    query(
+        db,
+        "SELECT status, attempts, last_error, body_text, COALESCE(redact, link) AS secret FROM outbox \
+         ORDER BY created_at, id",
+    )
 }
 
 fn password_hash(db: &TestDatabase, user_id: &str) -> Option<String> {
@@ -318,7 +325,8 @@ fn an_invitation_arrives_once_over_smtp_and_its_link_sets_the_password() {
     let stored = outbox(&app.db);
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].status, "sent");
-    assert!(!stored[0].body_text.contains(&token), "the token is scrubbed from the sent message");
+    assert!(!stored[0].body_text.as_deref().unwrap_or_default().contains(&token), "no body holds the token");
+    assert_eq!(stored[0].secret, None, "the token is scrubbed from the sent message");
 }
 
 #[test]
@@ -447,6 +455,39 @@ fn delivery_retries_with_backoff_until_the_smtp_server_comes_up() {
     assert!(sent.attempts >= 3, "{sent:?}");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sink.messages().len(), 1, "sent once");
+}
+
+#[test]
+fn an_invitation_is_rendered_when_sent_greeting_a_renamed_user_and_none_goes_to_a_deleted_one() {
+    let port = free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&fast_outbox(Some(&url)));
+    let renamed = create_person(&app, "ivy", json!({}));
+    let deleted = create_person(&app, "jon", json!({}));
+    invite(&app, json!({"user_ids": [renamed, deleted]}));
+    wait_until(Duration::from_secs(15), || {
+        let rows = outbox(&app.db);
+        (rows.len() == 2 && rows.iter().all(|r| r.attempts >= 1 && r.status == "pending")).then_some(())
+    })
+    .expect("both messages tried while the SMTP server is down");
+    assert!(outbox(&app.db).iter().all(|r| r.body_text.is_none()), "queued without a rendered body");
+
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "replace", "path": "userName", "value": "ivy.new"},
+        {"op": "replace", "path": "displayName", "value": "Ivy Renamed"},
+    ]});
+    assert_eq!(app.patch(&format!("/Users/{renamed}"), &rename).status(), 200);
+    assert_eq!(app.delete(&format!("/Users/{deleted}")).status(), 204);
+    assert_eq!(outbox(&app.db).len(), 1, "the deleted user's invitation and message went with the user");
+
+    let sink = SmtpSink::start_on(port);
+    let message = decode_quoted_printable(&sink.wait_for(1, Duration::from_secs(30))[0]);
+    assert_eq!(recipient_of(&message), "ivy@example.com", "sent where it was addressed when queued");
+    assert!(message.contains("Hello Ivy Renamed,") && message.contains("(user name: ivy.new)"), "{message}");
+    wait_until(Duration::from_secs(5), || outbox(&app.db).into_iter().next().filter(|r| r.status == "sent"))
+        .expect("marked sent");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sink.messages().len(), 1, "nothing for the deleted user");
 }
 
 /// Accepts SMTP connections and never answers, so a send hangs until the client gives up.

@@ -1,11 +1,12 @@
 //! Invitations for the users an import creates, through the invitations use case: queued in the
 //! transaction that writes the users, one per person however many rows name them, a batch of
 //! users at a time (one policy read, one read of their open invitations, multi-row inserts).
+//! A preview decides alike and writes nothing ([`plan_invitations`]).
 
 use super::Inviter;
 use crate::provision::invitations::{
-    invitation_policy, invitation_recipient, queue_invitations, should_invite, Delivery, InvitationSettings,
-    QueueStatus,
+    invitation_policy, invitation_recipient, plan_invitations, queue_invitations, should_invite, Delivery,
+    InvitationSettings, QueueStatus,
 };
 use crate::provision::ProvisionResult;
 use crate::store::{Repository, StoredResource};
@@ -29,8 +30,9 @@ impl Inviter for PolicyInviter {
         tenant: &TenantId,
         user: &StoredResource,
         option: Option<bool>,
+        dry_run: bool,
     ) -> ProvisionResult<bool> {
-        Ok(self.invite_many(repo, tenant, &[user], option)?.pop().unwrap_or(false))
+        Ok(self.invite_many(repo, tenant, &[user], option, dry_run)?.pop().unwrap_or(false))
     }
 
     fn invite_many(
@@ -39,6 +41,7 @@ impl Inviter for PolicyInviter {
         tenant: &TenantId,
         users: &[&StoredResource],
         option: Option<bool>,
+        dry_run: bool,
     ) -> ProvisionResult<Vec<bool>> {
         if users.is_empty() || option == Some(false) {
             return Ok(vec![false; users.len()]);
@@ -55,12 +58,16 @@ impl Inviter for PolicyInviter {
             .collect();
         let chosen: Vec<&StoredResource> =
             users.iter().zip(&invited).filter(|(_, invite)| **invite).map(|(user, _)| *user).collect();
-        let mut queued = queue_invitations(repo, &self.settings, tenant, &chosen, Delivery::UnlessPending)?.into_iter();
+        let statuses = if dry_run {
+            plan_invitations(repo, tenant, &chosen, Delivery::UnlessPending)?
+        } else {
+            let queued = queue_invitations(repo, &self.settings, tenant, &chosen, Delivery::UnlessPending)?;
+            queued.into_iter().map(|outcome| outcome.map(|queued| queued.status)).collect()
+        };
+        let mut statuses = statuses.into_iter();
         Ok(invited
             .into_iter()
-            .map(|invite| {
-                invite && matches!(queued.next(), Some(Ok(ref queued)) if queued.status == QueueStatus::Queued)
-            })
+            .map(|invite| invite && matches!(statuses.next(), Some(Ok(QueueStatus::Queued))))
             .collect())
     }
 }

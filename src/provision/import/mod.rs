@@ -117,13 +117,15 @@ pub enum Placement {
 /// them. Implemented over the invitations use case (`provision::invitations`).
 pub trait Inviter: Send + Sync {
     /// Queues an invitation for `user` if `option` (the import's `send_invitations`) or else the
-    /// tenant's policy says so and none is pending; true when one was queued.
+    /// tenant's policy says so and none is pending; true when one was queued. With `dry_run` (a
+    /// preview) it decides alike but writes nothing: true when one would be queued.
     fn invite(
         &self,
         repo: &mut dyn Repository,
         tenant: &TenantId,
         user: &StoredResource,
         option: Option<bool>,
+        dry_run: bool,
     ) -> ProvisionResult<bool>;
 
     /// [`Inviter::invite`] for the users an import batch created, in one go; one flag per user.
@@ -133,8 +135,9 @@ pub trait Inviter: Send + Sync {
         tenant: &TenantId,
         users: &[&StoredResource],
         option: Option<bool>,
+        dry_run: bool,
     ) -> ProvisionResult<Vec<bool>> {
-        users.iter().map(|user| self.invite(repo, tenant, user, option)).collect()
+        users.iter().map(|user| self.invite(repo, tenant, user, option, dry_run)).collect()
     }
 }
 

@@ -96,6 +96,7 @@ impl RowOutcome {
             matched_version: self.matched_version,
             operation: self.operation,
             cells: self.cells,
+            invited: self.invited,
         };
         (record, self.issues)
     }
@@ -999,6 +1000,7 @@ fn run_batch(
                 matched_version: outcome.matched_version,
                 operation: None,
                 cells: None,
+                invited: outcome.invited,
             })
             .collect();
         repo.insert_import_rows(context.tenant, context.import_id, &slim)?;

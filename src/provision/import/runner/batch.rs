@@ -10,7 +10,7 @@
 //! them in the store (it updates the same person). The outcome is the one the rows would have
 //! row by row: the same matching rules, the same operations, the same ids.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ use crate::scim::error::{ScimError, ScimType};
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::{normalize_resource, WriteMode};
 use crate::scim::schema::{ResourceKind, GROUP_SCHEMA};
-use crate::store::{MembershipSource, NewMember, Repository, ResourceWrite, RowAction, StoredResource};
+use crate::store::{MembershipSource, NewMember, Repository, ResourceWrite, RowAction, StoredResource, UserRows};
 
 /// A row's problem that stops it.
 type RowResult<T> = Result<T, RowIssue>;
@@ -55,6 +55,7 @@ pub(super) fn evaluate_batch(
         pending: Vec::new(),
         outcomes: Vec::with_capacity(batch.len()),
         touched_groups: BTreeSet::new(),
+        invited: HashSet::new(),
     };
     for step in steps {
         let outcome = match step {
@@ -88,6 +89,8 @@ struct BatchRun {
     pending: Vec<NewUser>,
     outcomes: Vec<Option<RowOutcome>>,
     touched_groups: BTreeSet<String>,
+    /// Users a row of this batch invited (in a preview: counted as invited).
+    invited: HashSet<String>,
 }
 
 /// A user a row creates, held back until the flush.
@@ -115,8 +118,9 @@ struct Lookups {
     by_external_id: HashMap<String, Vec<String>>,
     /// Users found by the keys, at their latest version.
     users: HashMap<String, StoredResource>,
-    /// Users that earlier batches of this import wrote: their first row and what it did.
-    import_rows: HashMap<String, (u64, RowAction)>,
+    /// Users that earlier batches of this import wrote: their first row, what it did, and whether
+    /// a row invited them.
+    import_rows: HashMap<String, UserRows>,
     memberships: HashMap<String, Vec<(String, MembershipSource)>>,
 }
 
@@ -160,7 +164,7 @@ impl Lookups {
             Vec::new()
         };
         lookups.users = users.into_iter().map(|user| (user.id.clone(), user)).collect();
-        lookups.import_rows = found.into_iter().map(|(user, row, action)| (user, (row, action))).collect();
+        lookups.import_rows = found.into_iter().map(|rows| (rows.user_id.clone(), rows)).collect();
         for (member, group, source) in memberships {
             lookups.memberships.entry(member).or_default().push((group, source));
         }
@@ -243,6 +247,7 @@ impl BatchRun {
         let invited = invite_many(repo, context, &created)?;
         let mut invited: HashMap<String, bool> =
             created.iter().map(|user| user.id.clone()).zip(invited).collect::<HashMap<_, _>>();
+        self.invited.extend(invited.iter().filter(|(_, invited)| **invited).map(|(id, _)| id.clone()));
         for user in pending {
             if stored.remove(&user.id).is_none() {
                 self.lookups.forget(&user.id, &user.write.data);
@@ -431,7 +436,7 @@ fn update_user(
     let row = planned.row;
     let earlier = match state.batch_people.get(&user.id) {
         Some(&(first, created)) => Some((first, created)),
-        None => run.lookups.import_rows.get(&user.id).map(|&(first, action)| (first, action == RowAction::Create)),
+        None => run.lookups.import_rows.get(&user.id).map(|rows| (rows.first_row, rows.action == RowAction::Create)),
     };
     let created_here = earlier.is_some_and(|(_, created)| created);
     match earlier {
@@ -501,7 +506,14 @@ fn update_user(
     }
     let changed = !steps.is_empty();
     state.batch_people.entry(user.id.clone()).or_insert((earlier.map_or(row, |(first, _)| first), created_here));
-    let invited = created_here && invite_many(repo, context, &[&stored])?.first().copied().unwrap_or(false);
+    // A real pass finds the invitation an earlier row queued and queues none; a preview queued
+    // none, so it asks this pass's rows whether one counted the person as invited already.
+    let counted = context.rolled_back
+        && (run.invited.contains(&user.id) || run.lookups.import_rows.get(&user.id).is_some_and(|rows| rows.invited));
+    let invited = created_here && !counted && invite_many(repo, context, &[&stored])?.first().copied().unwrap_or(false);
+    if invited {
+        run.invited.insert(user.id.clone());
+    }
     Ok(Ok(Evaluated::Done(RowOutcome {
         row,
         action: if changed { RowAction::Update } else { RowAction::Unchanged }.as_str().to_string(),
@@ -607,7 +619,8 @@ fn generated_id(import_id: &str, kind: &str, key: &str, sequence: u64) -> String
         .to_string()
 }
 
-/// Invites users the import created, as the import's option or the tenant's policy says.
+/// Invites users the import created, as the import's option or the tenant's policy says; in a
+/// rolled-back pass (a preview) only decides whom it would invite.
 fn invite_many(
     repo: &mut dyn Repository,
     context: &PassContext<'_>,
@@ -615,7 +628,7 @@ fn invite_many(
 ) -> ProvisionResult<Vec<bool>> {
     match context.inviter {
         Some(inviter) if context.options.send_invitations != Some(false) && !users.is_empty() => {
-            inviter.invite_many(repo, context.tenant, users, context.options.send_invitations)
+            inviter.invite_many(repo, context.tenant, users, context.options.send_invitations, context.rolled_back)
         }
         _ => Ok(vec![false; users.len()]),
     }
