@@ -403,7 +403,7 @@ fn create_invitations<'a>(
         .iter()
         .zip(&tokens)
         .map(|((user, _), token)| Invitation {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: super::new_resource_id(),
             tenant: tenant.clone(),
             user_id: user.id.clone(),
             token_hash: token_hash(token),
@@ -424,7 +424,7 @@ fn create_invitations<'a>(
         // The mail itself is rendered by the outbox worker when it sends it (crate::mail::invitation).
         let link = settings.link.render(&settings.public_url, &token, tenant, &user.id);
         messages.push(NewOutboxMessage {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: super::new_resource_id(),
             tenant: tenant.clone(),
             kind: INVITATION_KIND.to_string(),
             recipient: recipient.to_string(),

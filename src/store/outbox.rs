@@ -11,6 +11,7 @@ use diesel::QueryableByName;
 
 use super::connection::Backend;
 use super::repository::{format_timestamp, parse_timestamp, SqlRepository};
+use super::sql::{Cell, ColumnType};
 use super::{StoreError, StoreResult};
 use crate::tenant::TenantId;
 
@@ -235,19 +236,38 @@ impl SqlRepository<'_> {
 
 impl OutboxRepository for SqlRepository<'_> {
     fn insert_invitations(&mut self, invitations: &[Invitation]) -> StoreResult<Vec<String>> {
+        const COLUMNS: [(&str, ColumnType); 8] = [
+            ("id", ColumnType::Text),
+            ("tenant_id", ColumnType::Text),
+            ("user_id", ColumnType::Text),
+            ("token_hash", ColumnType::Text),
+            ("expires_at", ColumnType::Text),
+            ("used_at", ColumnType::Text),
+            ("revoked_at", ColumnType::Text),
+            ("created_at", ColumnType::Text),
+        ];
         let mut stored = Vec::with_capacity(invitations.len());
         for chunk in invitations.chunks(INSERT_CHUNK) {
+            let times: Vec<[Option<String>; 4]> = chunk
+                .iter()
+                .map(|i| {
+                    [Some(i.expires_at), i.used_at, i.revoked_at, Some(i.created_at)].map(|at| at.map(format_timestamp))
+                })
+                .collect();
             let mut sql = self.sql();
-            sql.push("INSERT INTO invitations (").push(INVITATION_COLUMNS).push(") VALUES ");
-            for (i, invitation) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.bind_text(invitation.id.as_str()).push(", ").bind_text(invitation.tenant.as_str()).push(", ");
-                sql.bind_text(invitation.user_id.as_str()).push(", ").bind_text(invitation.token_hash.as_str());
-                sql.push(", ").bind_text(format_timestamp(invitation.expires_at)).push(", ");
-                sql.bind_opt(invitation.used_at.map(format_timestamp)).push(", ");
-                sql.bind_opt(invitation.revoked_at.map(format_timestamp)).push(", ");
-                sql.bind_text(format_timestamp(invitation.created_at)).push(")");
-            }
+            let rows = chunk.iter().zip(&times).map(|(invitation, [expires, used, revoked, created])| {
+                [
+                    Cell::Text(&invitation.id),
+                    Cell::Text(invitation.tenant.as_str()),
+                    Cell::Text(&invitation.user_id),
+                    Cell::Text(&invitation.token_hash),
+                    Cell::OptText(expires.as_deref()),
+                    Cell::OptText(used.as_deref()),
+                    Cell::OptText(revoked.as_deref()),
+                    Cell::OptText(created.as_deref()),
+                ]
+            });
+            sql.insert_rows("invitations", &COLUMNS, rows);
             sql.push(" ON CONFLICT (tenant_id, user_id) WHERE ").push(OPEN).push(" DO NOTHING RETURNING id");
             stored.extend(sql.load::<IdRow>(&mut self.conn)?.into_iter().map(|row| row.id));
         }
@@ -309,27 +329,48 @@ impl OutboxRepository for SqlRepository<'_> {
     }
 
     fn enqueue_messages(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize> {
+        const COLUMNS: [(&str, ColumnType); 15] = [
+            ("id", ColumnType::Text),
+            ("tenant_id", ColumnType::Text),
+            ("kind", ColumnType::Text),
+            ("recipient", ColumnType::Text),
+            ("subject", ColumnType::Text),
+            ("body_text", ColumnType::Text),
+            ("body_html", ColumnType::Text),
+            ("dedupe_key", ColumnType::Text),
+            ("invitation_id", ColumnType::Text),
+            ("redact", ColumnType::Text),
+            ("link", ColumnType::Text),
+            ("status", ColumnType::Text),
+            ("attempts", ColumnType::BigInt),
+            ("next_attempt_at", ColumnType::Text),
+            ("created_at", ColumnType::Text),
+        ];
         let mut queued = 0;
         for chunk in messages.chunks(INSERT_CHUNK) {
+            let created: Vec<String> = chunk.iter().map(|message| format_timestamp(message.created_at)).collect();
             let mut sql = self.sql();
-            sql.push(
-                "INSERT INTO outbox (id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, \
-                 invitation_id, redact, link, status, attempts, next_attempt_at, created_at) VALUES ",
-            );
-            for (i, message) in chunk.iter().enumerate() {
-                let created = format_timestamp(message.created_at);
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.bind_text(message.id.as_str()).push(", ").bind_text(message.tenant.as_str()).push(", ");
-                sql.bind_text(message.kind.as_str()).push(", ").bind_text(message.recipient.as_str()).push(", ");
+            let rows = chunk.iter().zip(&created).map(|(message, created)| {
                 let content = message.content.as_ref();
-                sql.bind_opt(content.map(|c| c.subject.as_str())).push(", ");
-                sql.bind_opt(content.map(|c| c.body_text.as_str())).push(", ");
-                sql.bind_opt(content.and_then(|c| c.body_html.as_deref())).push(", ");
-                sql.bind_text(message.dedupe_key.as_str()).push(", ").bind_opt(message.invitation_id.as_deref());
-                sql.push(", ").bind_opt(message.redact.as_deref()).push(", ").bind_opt(message.link.as_deref());
-                sql.push(", 'pending', 0, ").bind_text(created.as_str());
-                sql.push(", ").bind_text(created).push(")");
-            }
+                [
+                    Cell::Text(&message.id),
+                    Cell::Text(message.tenant.as_str()),
+                    Cell::Text(&message.kind),
+                    Cell::Text(&message.recipient),
+                    Cell::OptText(content.map(|c| c.subject.as_str())),
+                    Cell::OptText(content.map(|c| c.body_text.as_str())),
+                    Cell::OptText(content.and_then(|c| c.body_html.as_deref())),
+                    Cell::Text(&message.dedupe_key),
+                    Cell::OptText(message.invitation_id.as_deref()),
+                    Cell::OptText(message.redact.as_deref()),
+                    Cell::OptText(message.link.as_deref()),
+                    Cell::Text("pending"),
+                    Cell::Int(0),
+                    Cell::Text(created),
+                    Cell::Text(created),
+                ]
+            });
+            sql.insert_rows("outbox", &COLUMNS, rows);
             sql.push(" ON CONFLICT (dedupe_key) DO NOTHING");
             queued += sql.execute(&mut self.conn)?;
         }
