@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
@@ -181,15 +183,22 @@ impl OutboxWorker {
                 })
             })
             .await?;
-        futures_util::future::join_all(
-            prepared.into_iter().map(|(outgoing, message)| self.deliver(message, outgoing, &claim)),
-        )
-        .await;
+        let mut sending: FuturesUnordered<_> =
+            prepared.into_iter().map(|(outgoing, message)| self.deliver(message, outgoing)).collect();
+        while let Some(first) = sending.next().await {
+            // Every send finished by now is recorded in one transaction with this one: one commit
+            // for many messages under load, while no message waits for a send still running.
+            let mut finished = vec![first];
+            while let Some(Some(more)) = sending.next().now_or_never() {
+                finished.push(more);
+            }
+            self.settle(&claim, finished).await;
+        }
         Ok(handled)
     }
 
-    /// Sends a prepared message (or settles one that is not to be sent) and records the outcome.
-    async fn deliver(&self, message: OutboxMessage, outgoing: Result<OutgoingMessage, Outcome>, claim: &str) {
+    /// Sends a prepared message (unless it is not to be sent) and returns its id and outcome.
+    async fn deliver(&self, message: OutboxMessage, outgoing: Result<OutgoingMessage, Outcome>) -> (String, Outcome) {
         let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
         let outcome = match outgoing {
             Err(unsent) => unsent,
@@ -215,40 +224,48 @@ impl OutboxWorker {
             }
             Outcome::Cancelled(reason) => tracing::info!(message_id = id, kind, %reason, "outbox message cancelled"),
         }
-        self.settle(&message.id, claim, outcome).await;
+        (message.id, outcome)
     }
 
-    /// Records the outcome, retrying briefly: after a successful send, every moment the message
-    /// stays unmarked is a moment in which a crash would send it twice.
-    async fn settle(&self, id: &str, claim: &str, outcome: Outcome) {
-        let outcome = Arc::new(outcome);
+    /// Records outcomes in one transaction, retrying briefly: after a successful send, every
+    /// moment the message stays unmarked is a moment in which a crash would send it twice.
+    async fn settle(&self, claim: &str, outcomes: Vec<(String, Outcome)>) {
+        let outcomes = Arc::new(outcomes);
         for attempt in 1..=SETTLE_TRIES {
-            let (owned_id, claim, outcome) = (id.to_string(), claim.to_string(), outcome.clone());
+            let (claim, outcomes_now) = (claim.to_string(), outcomes.clone());
             let recorded = self
                 .blocking(move |store| {
-                    store.write(|repo| match &*outcome {
-                        Outcome::Sent => repo.mark_message_sent(&owned_id, &claim, Utc::now()),
-                        Outcome::Retry { after, error } => {
-                            repo.reschedule_message(&owned_id, &claim, later(Utc::now(), *after), error)
+                    store.write(|repo| {
+                        let now = Utc::now();
+                        let mut recorded = Vec::with_capacity(outcomes_now.len());
+                        for (id, outcome) in outcomes_now.iter() {
+                            recorded.push(match outcome {
+                                Outcome::Sent => repo.mark_message_sent(id, &claim, now)?,
+                                Outcome::Retry { after, error } => {
+                                    repo.reschedule_message(id, &claim, later(now, *after), error)?
+                                }
+                                Outcome::Failed(error) => repo.fail_message(id, &claim, error)?,
+                                Outcome::Cancelled(reason) => repo.cancel_message(id, &claim, reason)?,
+                            });
                         }
-                        Outcome::Failed(error) => repo.fail_message(&owned_id, &claim, error),
-                        Outcome::Cancelled(reason) => repo.cancel_message(&owned_id, &claim, reason),
+                        Ok(recorded)
                     })
                 })
                 .await;
             match recorded {
-                Ok(true) => return,
-                Ok(false) => {
-                    tracing::warn!(message_id = id, "outbox lease expired before the outcome was recorded");
+                Ok(recorded) => {
+                    for ((id, _), _) in outcomes.iter().zip(recorded).filter(|(_, recorded)| !recorded) {
+                        tracing::warn!(message_id = %id, "outbox lease expired before the outcome was recorded");
+                    }
                     return;
                 }
                 Err(error) if attempt < SETTLE_TRIES => {
-                    tracing::warn!(message_id = id, %error, "cannot record outbox outcome; retrying");
+                    tracing::warn!(messages = outcomes.len(), %error, "cannot record outbox outcomes; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
-                Err(error) => {
-                    tracing::error!(message_id = id, %error, "cannot record outbox outcome; the lease will expire")
-                }
+                Err(error) => tracing::error!(
+                    messages = outcomes.len(), %error, "cannot record outbox outcomes; their leases will expire"
+                ),
             }
         }
     }

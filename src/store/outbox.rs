@@ -439,7 +439,7 @@ impl OutboxRepository for SqlRepository<'_> {
         sql.push("UPDATE outbox SET status = 'sent', sent_at = ").bind_text(format_timestamp(at));
         sql.push(", locked_until = NULL, last_error = NULL, ").push(SCRUB);
         sql.push(" WHERE id = ").bind_text(id).push(" AND locked_by = ").bind_text(claim);
-        Ok(sql.execute(&mut self.conn)? == 1)
+        Ok(sql.reuse_prepared().execute(&mut self.conn)? == 1)
     }
 
     fn reschedule_message(
