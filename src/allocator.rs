@@ -7,14 +7,15 @@
 //! the main heap. Measured with `malloc_stats()` on a 1,000,000-row import at row 250,000: 16
 //! arenas held 108 MB from the system with 47 MB in use, and RSS kept rising by ~10 MiB per
 //! 100,000 rows. Trimming after each batch brought a 100,000-row import from 105 to 92 MiB;
-//! two arenas as well, to 72 MiB.
+//! two arenas as well, to 72–78 MiB.
 
 /// glibc's `mallopt` parameter for the most arenas (malloc.h).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const M_ARENA_MAX: std::ffi::c_int = -8;
 
-/// Arenas the process may use: measured on the 2-core VM (a 100,000-row import peaked at 72 MiB
-/// with 2, 92 MiB with glibc's default of 8 per core).
+/// Arenas the process may use: measured on the 2-core VM (a 100,000-row import peaked at 72–78
+/// MiB with 2, 92 MiB with glibc's default of 8 per core). Fewer arenas means more contention
+/// between threads allocating at once; not measured for the SCIM API's throughput yet.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const ARENAS: std::ffi::c_int = 2;
 
