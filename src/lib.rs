@@ -3,6 +3,7 @@
 //! Layers, from the wire inwards: `api` (actix handlers) → `provision` (use cases shared by
 //! SCIM, Bulk and CSV import) → `store` (SQLite/PostgreSQL) and `scim` (the pure protocol core).
 
+pub mod allocator;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -35,7 +35,6 @@ use crate::store::{
 };
 use crate::tenant::TenantId;
 
-mod allocator;
 mod batch;
 
 /// Most rows a commit's `changes` lists.
@@ -693,7 +692,7 @@ impl Importer {
                 live.advance(batch.len() as u64);
                 progress(live.processed(), scan.rows);
                 drop(batch);
-                allocator::release_free_memory();
+                crate::allocator::release_free_memory();
             }
             if preview || counts.failed > 0 {
                 Err(JobError::RolledBack(counts))
@@ -778,7 +777,7 @@ impl Importer {
             };
             progress(record.processed_rows, record.total_rows);
             drop(batch);
-            allocator::release_free_memory();
+            crate::allocator::release_free_memory();
         }
         let counts = record.counts;
         self.finish(record, owner, ImportStatus::Completed, counts, None)
