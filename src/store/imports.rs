@@ -802,7 +802,9 @@ impl ImportRepository for SqlRepository<'_> {
             let documents: Vec<(Option<String>, Option<String>)> = chunk
                 .iter()
                 .map(|row| {
-                    let cells = row.cells.as_ref().map(|cells| Value::from(cells.clone()).to_string());
+                    // A JSON array of the cells' texts, without copying them into a `Value` first.
+                    let cells =
+                        row.cells.as_ref().map(|cells| serde_json::to_string(cells).expect("strings serialise"));
                     (row.operation.as_ref().map(Value::to_string), cells)
                 })
                 .collect();

@@ -3,6 +3,8 @@
 //! Dynamic queries (filters, sorting, paging) are assembled here instead of through diesel's DSL
 //! because their shape depends on the request; every value still travels as a bind parameter.
 
+use std::io::Write as _;
+
 use diesel::backend::Backend as DieselBackend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -200,7 +202,7 @@ impl Sql {
                             Cell::Int(value) => self.bind_int(value),
                             Cell::OptInt(Some(value)) => self.bind_int(value),
                             Cell::OptInt(None) => self.push("NULL"),
-                            Cell::Json(value) => self.bind_text(value.to_string()),
+                            Cell::Json(value) => self.bind_json(value),
                         };
                     }
                     self.push(")");
@@ -216,7 +218,7 @@ impl Sql {
                         if j > 0 {
                             document.push(b',');
                         }
-                        document.extend_from_slice(format!("\"c{j}\":").as_bytes());
+                        write!(document, "\"c{j}\":").expect("writing to memory does not fail");
                         let written = match *cell {
                             Cell::Text(value) | Cell::OptText(Some(value)) => {
                                 serde_json::to_writer(&mut document, value)
