@@ -450,14 +450,17 @@ impl Importer {
     /// An import with its first issues; a running one with the progress of a pass this process
     /// runs in one transaction, if any.
     pub fn view(&self, tenant: &TenantId, id: &str) -> ProvisionResult<ImportView> {
+        // The live progress is read before the record: a pass drops it only after saving its
+        // end, so a record read afterwards that still says `running` is older than that end and
+        // the live count is a floor for it. Read the other way round, a pass ending in between
+        // showed a stale `running` record without its progress, which went back to 0.
+        let live = self.live.lock().ok().as_ref().and_then(|live| live.get(id).copied());
         let mut view = self.provisioner.store().read(|repo| {
             let record = repo.import(tenant, id)?.ok_or_else(|| not_found(id))?;
             view_of(repo, record)
         })?;
-        if view.record.status == ImportStatus::Running {
-            if let Some(&processed) = self.live.lock().ok().as_ref().and_then(|live| live.get(id)) {
-                view.record.processed_rows = view.record.processed_rows.max(processed);
-            }
+        if let (ImportStatus::Running, Some(processed)) = (view.record.status, live) {
+            view.record.processed_rows = view.record.processed_rows.max(processed);
         }
         Ok(view)
     }
