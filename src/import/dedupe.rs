@@ -19,7 +19,7 @@
 //! with the file.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 use serde_json::Value;
@@ -186,6 +186,9 @@ pub enum Folded<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct PersonFolder {
     carried: HashMap<IdentityKey, PlannedRow>,
+    /// The last rows of carried people that a row in between named as its manager
+    /// ([`PersonFolder::carried_manager`]): one per person at most, like `carried`.
+    named_as_manager: HashSet<u64>,
 }
 
 impl PersonFolder {
@@ -225,6 +228,25 @@ impl PersonFolder {
             }
             _ => Folded::Apply(Cow::Owned(merged)),
         }
+    }
+
+    /// The later row at which the manager a row names (by email) is written, when that person
+    /// appeared in an earlier row and is carried to that later one: the row names the user that
+    /// row will write. Asked right after the row is folded; the answer is remembered for
+    /// [`PersonFolder::take_named_as_manager`].
+    pub fn carried_manager(&mut self, repeats: &Repeats, row: &PlannedRow) -> Option<u64> {
+        let email = row.manager_email.as_deref().filter(|_| !row.has_errors() && !self.carried.is_empty())?;
+        let key = identity_keys(&MatchKeys { email: Some(email.to_lowercase()), ..MatchKeys::default() });
+        let carried = self.carried.get(key.first()?)?;
+        let last = repeats.last_row(&identity_keys(&carried.keys)).filter(|last| *last > row.row)?;
+        self.named_as_manager.insert(last);
+        Some(last)
+    }
+
+    /// Whether an earlier row named the person written at `row` as its manager, through
+    /// [`PersonFolder::carried_manager`]; forgets it.
+    pub fn take_named_as_manager(&mut self, row: u64) -> bool {
+        self.named_as_manager.remove(&row)
     }
 }
 
@@ -333,6 +355,42 @@ mod tests {
         assert!(codes(&in_memory).iter().any(|c| c.contains(&IssueCode::Conflict)), "the file has conflicts");
         assert!(repeats.last_rows.contains_key(b"ep0@x.example".as_slice()), "p0 is repeated");
         assert_eq!(repeats.last_rows.get(b"xX-0".as_slice()), Some(&(2 + 273)), "X-0's last row is data row 273");
+    }
+
+    #[test]
+    fn a_row_naming_as_manager_a_person_carried_past_it_learns_the_row_that_person_is_written_at() {
+        let header = ["Email".to_owned(), "Manager Email".to_owned()];
+        let planner = Planner::new(&Profile::default_profile(), &header, 1).unwrap();
+        let lines = [
+            "ann@x.example,",
+            "bo@x.example,",
+            "dee@x.example,ANN@x.example",
+            "cy@x.example,bo@x.example",
+            "eve@x.example,cy@x.example",
+            "ann@x.example,",
+            "fay@x.example,ann@x.example",
+        ];
+        let rows: Vec<PlannedRow> = (2..)
+            .zip(lines)
+            .map(|(row, line)| {
+                planner.plan(RawRow { row, cells: line.split(',').map(str::to_owned).collect(), malformed: None })
+            })
+            .collect();
+        let mut scan = RepeatScan::new();
+        rows.iter().for_each(|row| scan.observe(row).unwrap());
+        let repeats = scan.finish().unwrap().repeats;
+        let mut folder = PersonFolder::new();
+        let mut later = Vec::new();
+        for row in &rows {
+            if let Folded::Apply(row) = folder.fold(&repeats, row) {
+                later.push((row.row, folder.carried_manager(&repeats, &row)));
+            }
+        }
+        // Ann (rows 2 and 7) is named at row 4, before her last row, and at row 8, after it; bo and
+        // cy are listed once, so written at their own rows.
+        assert_eq!(later, [(3, None), (4, Some(7)), (5, None), (6, None), (7, None), (8, None)]);
+        assert!(folder.take_named_as_manager(7), "row 7 is told that an earlier row named its person");
+        assert!(!folder.take_named_as_manager(7) && !folder.take_named_as_manager(4));
     }
 
     #[test]

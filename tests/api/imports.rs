@@ -32,7 +32,7 @@ fn upload(app: &TestApp, csv: &[u8], query: &str) -> Response {
 }
 
 /// Imports `csv` and returns the import (asserting 201).
-fn import(app: &TestApp, csv: &str, query: &str) -> Value {
+pub(crate) fn import(app: &TestApp, csv: &str, query: &str) -> Value {
     import_bytes(app, csv.as_bytes(), query)
 }
 
@@ -81,7 +81,7 @@ fn api(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>)
     api_as(app, method, path, body, &app.token)
 }
 
-fn get_json(app: &TestApp, path: &str) -> Value {
+pub(crate) fn get_json(app: &TestApp, path: &str) -> Value {
     let response = api(app, reqwest::Method::GET, path, None);
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().expect("json")
@@ -94,7 +94,7 @@ fn get_text(app: &TestApp, path: &str) -> String {
     response.text().expect("text")
 }
 
-fn commit(app: &TestApp, import: &Value, body: Option<Value>) -> Response {
+pub(crate) fn commit(app: &TestApp, import: &Value, body: Option<Value>) -> Response {
     let path = format!("/api/v1/imports/{}/commit", import["id"].as_str().expect("id"));
     api(app, reqwest::Method::POST, &path, body.as_ref())
 }
@@ -105,17 +105,17 @@ fn save_profile(app: &TestApp, name: &str, profile: &Value) {
 }
 
 /// The counts of an import: (created, updated, unchanged, failed).
-fn counts(import: &Value) -> (u64, u64, u64, u64) {
+pub(crate) fn counts(import: &Value) -> (u64, u64, u64, u64) {
     let n = |key: &str| import[key].as_u64().unwrap_or_else(|| panic!("{key} in {import}"));
     (n("created"), n("updated"), n("unchanged"), n("failed"))
 }
 
 /// The (row, code) of each error of an import.
-fn errors(import: &Value) -> Vec<(u64, String)> {
+pub(crate) fn errors(import: &Value) -> Vec<(u64, String)> {
     issues(import, "errors")
 }
 
-fn warnings(import: &Value) -> Vec<(u64, String)> {
+pub(crate) fn warnings(import: &Value) -> Vec<(u64, String)> {
     issues(import, "warnings")
 }
 
@@ -131,7 +131,7 @@ fn issues(import: &Value, kind: &str) -> Vec<(u64, String)> {
 }
 
 /// Every user of the tenant, by userName.
-fn users(app: &TestApp) -> Vec<Value> {
+pub(crate) fn users(app: &TestApp) -> Vec<Value> {
     let mut users = app.list("/Users?count=500")["Resources"].as_array().cloned().unwrap_or_default();
     users.sort_by_key(|u| u["userName"].as_str().unwrap_or_default().to_string());
     users
@@ -141,7 +141,7 @@ fn user_names(app: &TestApp) -> Vec<String> {
     users(app).iter().map(|u| u["userName"].as_str().unwrap().to_string()).collect()
 }
 
-fn user_named(app: &TestApp, user_name: &str) -> Value {
+pub(crate) fn user_named(app: &TestApp, user_name: &str) -> Value {
     users(app)
         .into_iter()
         .find(|u| u["userName"] == json!(user_name))

@@ -13,6 +13,7 @@ mod extensions;
 mod filters;
 mod groups;
 mod import_jobs;
+mod import_managers;
 mod imports;
 mod interop_entra;
 mod interop_google;

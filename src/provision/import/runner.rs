@@ -733,7 +733,9 @@ impl Importer {
         for done in (&mut rows).take(record.processed_rows as usize) {
             let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
             if context.selection.is_none_or(|selection| selection.contains(&done.row)) {
-                state.carried.fold(context.repeats, &done);
+                if let Folded::Apply(done) = state.carried.fold(context.repeats, &done) {
+                    state.carried.carried_manager(context.repeats, &done);
+                }
             }
         }
         loop {

@@ -19,9 +19,10 @@ use crate::import::profile::{GroupMode, UnknownGroups};
 use crate::import::{creation_body, patch_request, update_operations, IssueCode, PlannedRow, RowIssue};
 use crate::provision::{insert_resource, insert_resources, patch_resource, ProvisionError, ProvisionResult};
 use crate::scim::error::{ScimError, ScimType};
+use crate::scim::filter::parse_filter;
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::{normalize_resource, WriteMode};
-use crate::scim::schema::{ResourceKind, GROUP_SCHEMA};
+use crate::scim::schema::{ResourceKind, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA};
 use crate::store::{MembershipSource, NewMember, Repository, ResourceWrite, RowAction, StoredResource, UserRows};
 
 /// A row's problem that stops it.
@@ -39,14 +40,17 @@ pub(super) fn evaluate_batch(
         let selected = context.selection.is_none_or(|selection| selection.contains(&planned.row));
         steps.push(match selected.then(|| state.carried.fold(context.repeats, planned)) {
             None => Step::Skip(planned),
-            Some(Folded::Apply(planned)) => Step::Apply(planned),
+            Some(Folded::Apply(planned)) => {
+                let later_manager = state.carried.carried_manager(context.repeats, &planned);
+                Step::Apply(planned, later_manager)
+            }
             Some(Folded::Superseded(planned, last)) => Step::Done(superseded(&planned, last)),
         });
     }
     let applied: Vec<&PlannedRow> = steps
         .iter()
         .filter_map(|step| match step {
-            Step::Apply(planned) if !planned.has_errors() => Some(planned.as_ref()),
+            Step::Apply(planned, _) if !planned.has_errors() => Some(planned.as_ref()),
             _ => None,
         })
         .collect();
@@ -62,7 +66,9 @@ pub(super) fn evaluate_batch(
             Step::Done(outcome) => Some(outcome),
             Step::Skip(planned) if planned.has_errors() => Some(RowOutcome::failed(planned, planned.issues.clone())),
             Step::Skip(planned) => Some(skipped(planned)),
-            Step::Apply(planned) => process_row(repo, context, state, &mut run, &planned)?,
+            Step::Apply(planned, later_manager) => {
+                process_row(repo, context, state, &mut run, &planned, later_manager)?
+            }
         };
         run.outcomes.push(outcome);
     }
@@ -79,7 +85,8 @@ enum Step<'a> {
     Done(RowOutcome),
     /// Not among the selected rows of a commit.
     Skip(&'a PlannedRow),
-    Apply(std::borrow::Cow<'a, PlannedRow>),
+    /// With the later row its manager is written at, when a person repeated around it.
+    Apply(std::borrow::Cow<'a, PlannedRow>, Option<u64>),
 }
 
 /// A batch while it runs: its lookups, the new users held back, and the rows' outcomes (`None`
@@ -108,6 +115,8 @@ struct NewUser {
     user_name: String,
     /// The row's cells, for errors.csv should the write be refused.
     cells: Vec<String>,
+    /// Earlier rows named this person as their manager ([`crate::import::PersonFolder::carried_manager`]).
+    named_as_manager: bool,
 }
 
 /// What the batch's keys found in the store, kept current as the batch writes.
@@ -266,7 +275,11 @@ impl BatchRun {
                         ),
                     ),
                 );
-                self.outcomes[user.slot] = Some(RowOutcome { cells: Some(user.cells), ..failed_row(user.row, issues) });
+                let mut outcome = RowOutcome { cells: Some(user.cells), ..failed_row(user.row, issues) };
+                if user.named_as_manager {
+                    repoint_named_manager(repo, context, &mut self.lookups, &mut outcome)?;
+                }
+                self.outcomes[user.slot] = Some(outcome);
                 continue;
             }
             let mut steps = user.steps;
@@ -353,23 +366,111 @@ fn process_row(
     state: &mut PassState,
     run: &mut BatchRun,
     planned: &PlannedRow,
+    later_manager: Option<u64>,
 ) -> ProvisionResult<Option<RowOutcome>> {
-    if planned.has_errors() {
-        return Ok(Some(RowOutcome::failed(planned, planned.issues.clone())));
-    }
-    let mut issues = planned.issues.clone();
-    match evaluate(repo, context, state, run, planned, &mut issues)? {
-        Ok(Evaluated::Done(outcome)) => Ok(Some(RowOutcome { issues, ..outcome })),
-        Ok(Evaluated::HeldBack(mut user)) => {
-            user.issues = issues;
-            run.pending.push(user);
-            Ok(None)
+    let named_as_manager = state.carried.take_named_as_manager(planned.row);
+    let mut outcome = if planned.has_errors() {
+        RowOutcome::failed(planned, planned.issues.clone())
+    } else {
+        let mut issues = planned.issues.clone();
+        match evaluate(repo, context, state, run, planned, later_manager, &mut issues)? {
+            Ok(Evaluated::Done(outcome)) => RowOutcome { issues, ..outcome },
+            Ok(Evaluated::HeldBack(mut user)) => {
+                user.issues = issues;
+                user.named_as_manager = named_as_manager;
+                run.pending.push(user);
+                return Ok(None);
+            }
+            Err(problem) => {
+                issues.insert(0, problem);
+                RowOutcome::failed(planned, issues)
+            }
         }
-        Err(problem) => {
-            issues.insert(0, problem);
-            Ok(Some(RowOutcome::failed(planned, issues)))
+    };
+    if named_as_manager {
+        // The rows naming this person may be held back in this batch still.
+        run.flush(repo, context)?;
+        repoint_named_manager(repo, context, &mut run.lookups, &mut outcome)?;
+    }
+    Ok(Some(outcome))
+}
+
+/// Most users named in a row's note about the users whose manager it changed.
+const LISTED_MANAGED: usize = 10;
+
+/// Earlier rows named the person of this row as their manager, by the id the user this row
+/// creates gets ([`crate::import::PersonFolder::carried_manager`]); when the row wrote another
+/// user (it updated an existing one) those rows' users are pointed at it, and when it failed
+/// their manager is removed, so no manager points at a user that was never created. The row's
+/// outcome warns of the removal, or lists the PATCH operations (the first [`LISTED_MANAGED`]).
+fn repoint_named_manager(
+    repo: &mut dyn Repository,
+    context: &PassContext<'_>,
+    lookups: &mut Lookups,
+    outcome: &mut RowOutcome,
+) -> ProvisionResult<()> {
+    let row = outcome.row;
+    let expected = generated_id(context.import_id, "user", &row.to_string(), row);
+    let written = outcome.user_id.clone().filter(|_| outcome.action() != RowAction::Failed);
+    if written.as_deref() == Some(expected.as_str()) {
+        return Ok(());
+    }
+    let path = format!("{ENTERPRISE_USER_SCHEMA}:manager");
+    let operation = match &written {
+        Some(id) => json!({"op": "replace", "path": path, "value": {"value": id}}),
+        None => json!({"op": "remove", "path": path}),
+    };
+    let request = patch_request(vec![operation]);
+    let parsed = parse_patch_request(&request)?;
+    let schema = context.schemas.resource(ResourceKind::User);
+    let query = crate::store::ListQuery {
+        filter: Some(parse_filter(&format!("{path}.value eq \"{expected}\""))?),
+        sort: None,
+        start_index: 1,
+        count: 100,
+    };
+    let (mut names, mut count, mut steps) = (Vec::new(), 0, Vec::new());
+    // Each write takes its user out of the filter's matches: the first page until none is left.
+    loop {
+        let page = repo.list(context.tenant, ResourceKind::User, &query)?;
+        if page.resources.is_empty() {
+            break;
+        }
+        for user in page.resources {
+            let stored = patch_resource(repo, schema, context.tenant, &user, &parsed)?;
+            count += 1;
+            if names.len() < LISTED_MANAGED {
+                names.push(stored.data.get("userName").and_then(Value::as_str).unwrap_or(&stored.id).to_string());
+                steps.push(json!({"method": "PATCH", "path": format!("/Users/{}", stored.id), "data": request}));
+            }
+            if let Some(found) = lookups.users.get_mut(&stored.id) {
+                *found = stored;
+            }
         }
     }
+    if count == 0 {
+        return Ok(());
+    }
+    let more = if count > names.len() { format!(" and {} more", count - names.len()) } else { String::new() };
+    if written.is_some() {
+        match &mut outcome.operation {
+            Some(Value::Array(existing)) => existing.extend(steps),
+            _ => outcome.operation = Some(Value::Array(steps)),
+        }
+        return Ok(());
+    }
+    let mut warning = RowIssue::warning(
+        row,
+        IssueCode::InvalidValue,
+        format!(
+            "earlier rows name this person as their manager ({}{more}); since this row is not imported, those \
+             users have no manager: correct this row and import the file again",
+            names.join(", ")
+        ),
+    );
+    warning.column = context.headers.manager.clone();
+    outcome.issues.push(warning);
+    Ok(())
 }
 
 enum Evaluated {
@@ -383,6 +484,7 @@ fn evaluate(
     state: &mut PassState,
     run: &mut BatchRun,
     planned: &PlannedRow,
+    later_manager: Option<u64>,
     issues: &mut Vec<RowIssue>,
 ) -> ProvisionResult<RowResult<Evaluated>> {
     let row = planned.row;
@@ -401,7 +503,8 @@ fn evaluate(
         Some(id) => run.lookups.users.get(&id).cloned().map(|user| (user, false)),
         None => None,
     };
-    let manager = match resolve_manager(&run.lookups, context, planned, matched.as_ref().map(|(user, _)| user)) {
+    let matched_user = matched.as_ref().map(|(user, _)| user);
+    let manager = match resolve_manager(&run.lookups, context, planned, matched_user, later_manager) {
         Ok(manager) => manager,
         Err(problem) => return Ok(Err(problem)),
     };
@@ -582,6 +685,7 @@ fn create_user(
         issues: Vec::new(),
         user_name,
         cells: planned.cells.clone(),
+        named_as_manager: false,
     })))
 }
 
@@ -720,17 +824,23 @@ fn find_user(lookups: &Lookups, context: &PassContext<'_>, planned: &PlannedRow)
     Ok(Some(id.clone()))
 }
 
-/// The row's manager email as the manager's user id (RFC 7643 §4.3 `manager.value`).
+/// The row's manager email as the manager's user id (RFC 7643 §4.3 `manager.value`). A manager
+/// no user has yet whom the file lists before this row and again after it (`later_manager`, the
+/// row the person is written at) is the user that row creates: its id is known already.
 fn resolve_manager(
     lookups: &Lookups,
     context: &PassContext<'_>,
     planned: &PlannedRow,
     matched: Option<&StoredResource>,
+    later_manager: Option<u64>,
 ) -> RowResult<Option<String>> {
     let Some(email) = &planned.manager_email else {
         return Ok(None);
     };
     let column = context.headers.manager.as_deref();
+    if let (Some(row), []) = (later_manager, lookups.with_email(email)) {
+        return Ok(Some(generated_id(context.import_id, "user", &row.to_string(), row)));
+    }
     match lookups.with_email(email) {
         [id] if matched.is_some_and(|user| &user.id == id) => Err(issue(
             planned.row,
