@@ -24,7 +24,7 @@ fn people_csv(rows: usize, prefix: &str) -> String {
 
 /// Settings that make a few hundred rows a background job of many batches, and a dead
 /// worker's lease expire quickly.
-const JOB_ENV: [(&str, &str); 5] = [
+pub(crate) const JOB_ENV: [(&str, &str); 5] = [
     ("ROSTER_IMPORT_SYNC_MAX_ROWS", "20"),
     ("ROSTER_IMPORT_BATCH_ROWS", "25"),
     ("ROSTER_IMPORT_LEASE", "2s"),
@@ -32,7 +32,7 @@ const JOB_ENV: [(&str, &str); 5] = [
     ("ROSTER_JWT_SECRET", SECRET),
 ];
 
-fn upload(app_base: &str, token: &str, csv: &str, query: &str) -> Response {
+pub(crate) fn upload(app_base: &str, token: &str, csv: &str, query: &str) -> Response {
     reqwest::blocking::Client::new()
         .post(format!("{app_base}/api/v1/imports{query}"))
         .bearer_auth(token)
@@ -43,7 +43,7 @@ fn upload(app_base: &str, token: &str, csv: &str, query: &str) -> Response {
 }
 
 /// The id of the import an upload created.
-fn id_of(response: Response) -> String {
+pub(crate) fn id_of(response: Response) -> String {
     response.json::<Value>().expect("json")["id"].as_str().expect("an import id").to_string()
 }
 
@@ -59,7 +59,7 @@ fn import_of(base: &str, token: &str, id: &str) -> Value {
 
 /// Polls an import until it leaves `running`, checking on the way that its progress only grows
 /// and never passes its total; returns the last view.
-fn wait_until_done(server: &TestServer, token: &str, id: &str, limit: Duration) -> Value {
+pub(crate) fn wait_until_done(server: &TestServer, token: &str, id: &str, limit: Duration) -> Value {
     let base = server.base.as_str();
     let deadline = Instant::now() + limit;
     let mut last_processed = 0;
@@ -86,7 +86,7 @@ fn wait_until_done(server: &TestServer, token: &str, id: &str, limit: Duration) 
 }
 
 /// Waits until a background import has committed at least `rows` rows and is still running.
-fn wait_for_progress(base: &str, token: &str, id: &str, rows: u64) -> Value {
+pub(crate) fn wait_for_progress(base: &str, token: &str, id: &str, rows: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let import = import_of(base, token, id);

@@ -2,9 +2,12 @@
 //! person is written at their last row, and a row in between that names them as manager points at
 //! the user that last row writes, whether it creates them, updates an existing user or fails.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, ENTERPRISE, USER_SCHEMA};
+use crate::helpers::{start_server, TestApp, ENTERPRISE, USER_SCHEMA};
+use crate::import_jobs::{id_of as import_id, upload, wait_for_progress, wait_until_done, JOB_ENV};
 use crate::imports::{commit, counts, errors, get_json, import, user_named, users, warnings};
 
 /// Ann at rows 2 and 6, Dee at row 5 naming her as manager.
@@ -191,4 +194,35 @@ fn a_manager_must_appear_before_the_row_naming_them_and_in_the_rows_committed() 
     assert_eq!(errors(&done), [(5, "invalid_value".to_string())], "{done}");
     let names: Vec<Value> = users(&app).iter().map(|user| user["userName"].clone()).collect();
     assert_eq!(names, [json!("bob"), json!("cy")]);
+}
+
+#[test]
+fn a_resumed_import_still_clears_the_manager_of_rows_naming_a_person_whose_last_row_fails() {
+    // A background job of many batches, killed once Dee's row is committed: the instance that
+    // resumes it must know, at Ann's failing last row, that Dee named her.
+    let rows = 3000;
+    let mut csv = String::from("email,first name,last name,manager email\nann@example.com,Ann,Lee,\n");
+    csv.push_str("dee@example.com,Dee,Fox,ann@example.com\n");
+    (4..rows).for_each(|n| csv.push_str(&format!("f{n}@example.com,F,{n},\n")));
+    csv.push_str("ann@example.com,Ann,Lee-Smith,\n");
+    let mut app = TestApp::spawn_with(&JOB_ENV);
+    app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": "ann",
+        "emails": [{"value": "ann@old.example.com", "primary": true}]}));
+    let response = upload(&app.server.base, &app.token, &csv, "");
+    assert_eq!(response.status(), 202);
+    let id = import_id(response);
+    wait_for_progress(&app.server.base, &app.token, &id, 100);
+    let pid = app.server.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    app.server.wait_for_exit(Duration::from_secs(10)).expect("the server died");
+
+    app.server = start_server(&app.db, &JOB_ENV);
+    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["failed"], 1, "Ann's last row: {done}");
+    let dee = app.list("/Users?filter=userName%20eq%20%22dee%22");
+    assert_eq!(dee["totalResults"], 1);
+    assert!(manager_of(&dee["Resources"][0]).is_null(), "{dee}");
+    let managed = app.list(&format!("/Users?filter={ENTERPRISE}:manager.value%20pr"));
+    assert_eq!(managed["totalResults"], 0, "no manager points at a user never created: {managed}");
 }
