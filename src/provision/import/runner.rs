@@ -178,6 +178,8 @@ struct PassState {
     batch_people: HashMap<String, (u64, bool)>,
     /// Rows of people who appear again later in the file, merged so far.
     carried: PersonFolder,
+    /// Groups whose members the current transaction changed ([`batch::touch_groups`]).
+    touched_groups: BTreeSet<String>,
 }
 
 /// A group a row names.
@@ -694,6 +696,7 @@ impl Importer {
                 drop(batch);
                 crate::allocator::release_free_memory();
             }
+            batch::touch_groups(repo, &context, &mut state)?;
             if preview || counts.failed > 0 {
                 Err(JobError::RolledBack(counts))
             } else {
@@ -759,6 +762,7 @@ impl Importer {
                         count(&mut next.counts, outcome);
                         Ok(())
                     })?;
+                    batch::touch_groups(repo, &context, &mut state)?;
                     next.processed_rows += batch.len() as u64;
                     next.updated_at = Utc::now();
                     next.lease_until = Some(next.updated_at + lease_delta(self.settings.import_lease));
