@@ -1,6 +1,6 @@
 //! `roster`: see `roster --help`.
 
 fn main() -> anyhow::Result<()> {
-    roster::allocator::limit_arenas();
+    roster::allocator::configure();
     roster::cli::run()
 }
