@@ -11,6 +11,7 @@
 //! user deleted in between takes the invitation and its message with it (foreign keys), and an
 //! invitation used, replaced or expired in between cancels the message.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ use tokio::sync::{watch, Notify};
 use super::{invitation, MailError, Mailer, OutgoingMessage};
 use crate::config::MailSettings;
 use crate::scim::schema::ResourceKind;
-use crate::store::{OutboxMessage, Repository, Store, StoreError, StoreResult};
+use crate::store::{Invitation, OutboxMessage, Repository, Store, StoreError, StoreResult, StoredResource};
+use crate::tenant::TenantId;
 
 /// How many messages one claim takes; they are sent concurrently.
 const BATCH_SIZE: usize = 10;
@@ -172,17 +174,7 @@ impl OutboxWorker {
         if handled == 0 {
             return Ok(0);
         }
-        let prepared = self
-            .blocking(move |store| {
-                store.read(|repo| {
-                    let now = Utc::now();
-                    messages
-                        .into_iter()
-                        .map(|message| Ok((prepare(repo, &message, now)?, message)))
-                        .collect::<StoreResult<Vec<_>>>()
-                })
-            })
-            .await?;
+        let prepared = self.blocking(move |store| store.read(|repo| prepare_all(repo, messages, Utc::now()))).await?;
         let mut sending: FuturesUnordered<_> =
             prepared.into_iter().map(|(outgoing, message)| self.deliver(message, outgoing)).collect();
         while let Some(first) = sending.next().await {
@@ -282,13 +274,53 @@ impl OutboxWorker {
     }
 }
 
-/// The message to send: as stored, or, for an invitation, rendered from the invitation and the
-/// user as they are now. `Err` is the outcome of a message that is not to be sent.
-fn prepare(
+/// The claimed messages to send, each as stored, or, for an invitation, rendered from the
+/// invitation and the user as they are now; `Err` is the outcome of a message that is not to be
+/// sent. The invitations and users of all the messages are read together: one query each per
+/// claim (per tenant for the users), not two per message.
+fn prepare_all(
     repo: &mut dyn Repository,
-    message: &OutboxMessage,
+    messages: Vec<OutboxMessage>,
     now: DateTime<Utc>,
-) -> StoreResult<Result<OutgoingMessage, Outcome>> {
+) -> StoreResult<Vec<(Result<OutgoingMessage, Outcome>, OutboxMessage)>> {
+    let invitation_ids: Vec<&str> = messages.iter().filter_map(|message| message.invitation_id.as_deref()).collect();
+    let invitations: HashMap<String, Invitation> = if invitation_ids.is_empty() {
+        HashMap::new()
+    } else {
+        repo.invitations_by_ids(&invitation_ids)?
+            .into_iter()
+            .map(|invitation| (invitation.id.clone(), invitation))
+            .collect()
+    };
+    let mut user_ids: HashMap<&TenantId, Vec<&str>> = HashMap::new();
+    for invitation in invitations.values() {
+        user_ids.entry(&invitation.tenant).or_default().push(&invitation.user_id);
+    }
+    let mut users: HashMap<(TenantId, String), StoredResource> = HashMap::new();
+    for (tenant, ids) in user_ids {
+        for user in repo.get_many(tenant, ResourceKind::User, &ids)? {
+            users.insert((tenant.clone(), user.id.clone()), user);
+        }
+    }
+    Ok(messages
+        .into_iter()
+        .map(|message| {
+            let invitation = message.invitation_id.as_ref().and_then(|id| invitations.get(id));
+            let user =
+                invitation.and_then(|invitation| users.get(&(invitation.tenant.clone(), invitation.user_id.clone())));
+            (prepare(&message, invitation, user, now), message)
+        })
+        .collect())
+}
+
+/// One message to send (see [`prepare_all`]), given its invitation and that invitation's user
+/// as they are now (`None`: gone).
+fn prepare(
+    message: &OutboxMessage,
+    invitation: Option<&Invitation>,
+    user: Option<&StoredResource>,
+    now: DateTime<Utc>,
+) -> Result<OutgoingMessage, Outcome> {
     let outgoing = |subject: String, text: String, html: Option<String>| OutgoingMessage {
         id: message.id.clone(),
         to: message.recipient.clone(),
@@ -298,13 +330,13 @@ fn prepare(
         created_at: message.created_at,
     };
     if let Some(content) = &message.content {
-        return Ok(Ok(outgoing(content.subject.clone(), content.body_text.clone(), content.body_html.clone())));
+        return Ok(outgoing(content.subject.clone(), content.body_text.clone(), content.body_html.clone()));
     }
-    let (Some(invitation_id), Some(link)) = (&message.invitation_id, &message.link) else {
-        return Ok(Err(Outcome::Failed(format!("a {} message was stored without content", message.kind))));
+    let (Some(_), Some(link)) = (&message.invitation_id, &message.link) else {
+        return Err(Outcome::Failed(format!("a {} message was stored without content", message.kind)));
     };
-    let Some(invitation) = repo.invitation_by_id(invitation_id)? else {
-        return Ok(Err(Outcome::Cancelled("the invitation no longer exists".into())));
+    let Some(invitation) = invitation else {
+        return Err(Outcome::Cancelled("the invitation no longer exists".into()));
     };
     let gone = if invitation.used_at.is_some() {
         Some("the invitation was used")
@@ -316,13 +348,13 @@ fn prepare(
         None
     };
     if let Some(reason) = gone {
-        return Ok(Err(Outcome::Cancelled(reason.into())));
+        return Err(Outcome::Cancelled(reason.into()));
     }
-    let Some(user) = repo.get(&invitation.tenant, ResourceKind::User, &invitation.user_id)? else {
-        return Ok(Err(Outcome::Cancelled("the user no longer exists".into())));
+    let Some(user) = user else {
+        return Err(Outcome::Cancelled("the user no longer exists".into()));
     };
     let mail = invitation::render(&user.data, link, invitation.expires_at);
-    Ok(Ok(outgoing(mail.subject, mail.text, Some(mail.html))))
+    Ok(outgoing(mail.subject, mail.text, Some(mail.html)))
 }
 
 /// `at + delay`, saturating at the latest representable time.

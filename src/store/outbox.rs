@@ -88,7 +88,9 @@ pub trait OutboxRepository {
     /// The open invitations, expired or not, of the users among `user_ids` that have one.
     fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>>;
-    fn invitation_by_id(&mut self, invitation_id: &str) -> StoreResult<Option<Invitation>>;
+    /// The invitations with these ids (those that still exist), in one query per chunk of
+    /// [`INSERT_CHUNK`].
+    fn invitations_by_ids(&mut self, invitation_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     /// Revokes the users' open invitations and cancels their undelivered messages; returns how
     /// many invitations were revoked.
     fn revoke_open_invitations(
@@ -292,8 +294,17 @@ impl OutboxRepository for SqlRepository<'_> {
         self.load_invitation("token_hash", token_hash, false)
     }
 
-    fn invitation_by_id(&mut self, invitation_id: &str) -> StoreResult<Option<Invitation>> {
-        self.load_invitation("id", invitation_id, false)
+    fn invitations_by_ids(&mut self, invitation_ids: &[&str]) -> StoreResult<Vec<Invitation>> {
+        let mut found = Vec::with_capacity(invitation_ids.len());
+        for chunk in invitation_ids.chunks(INSERT_CHUNK) {
+            let mut sql = self.sql();
+            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE id IN (");
+            sql.bind_list(chunk.iter().copied()).push(")");
+            for row in sql.load::<InvitationRow>(&mut self.conn)? {
+                found.push(row.into_invitation()?);
+            }
+        }
+        Ok(found)
     }
 
     fn revoke_open_invitations(
