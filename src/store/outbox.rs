@@ -213,14 +213,31 @@ struct IdRow {
 }
 
 impl SqlRepository<'_> {
-    fn load_invitation(&mut self, column: &str, value: &str, open_only: bool) -> StoreResult<Option<Invitation>> {
-        let mut sql = self.sql();
-        sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE ").push(column);
-        sql.push(" = ").bind_text(value);
-        if open_only {
-            sql.push(" AND ").push(OPEN);
+    /// The invitations whose `column` is one of `values`, of `tenant` when given, open ones only
+    /// with `open_only`: one query per chunk of [`INSERT_CHUNK`] values.
+    fn load_invitations(
+        &mut self,
+        tenant: Option<&TenantId>,
+        column: &str,
+        values: &[&str],
+        open_only: bool,
+    ) -> StoreResult<Vec<Invitation>> {
+        let mut found = Vec::with_capacity(values.len());
+        for chunk in values.chunks(INSERT_CHUNK) {
+            let mut sql = self.sql();
+            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE ");
+            if let Some(tenant) = tenant {
+                sql.push("tenant_id = ").bind_text(tenant.as_str()).push(" AND ");
+            }
+            sql.push(column).push(" IN (").bind_list(chunk.iter().copied()).push(")");
+            if open_only {
+                sql.push(" AND ").push(OPEN);
+            }
+            for row in sql.load::<InvitationRow>(&mut self.conn)? {
+                found.push(row.into_invitation()?);
+            }
         }
-        sql.first::<InvitationRow>(&mut self.conn)?.map(InvitationRow::into_invitation).transpose()
+        Ok(found)
     }
 }
 
@@ -277,34 +294,16 @@ impl OutboxRepository for SqlRepository<'_> {
     }
 
     fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>> {
-        let mut open = Vec::new();
-        for chunk in user_ids.chunks(INSERT_CHUNK) {
-            let mut sql = self.sql();
-            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE tenant_id = ");
-            sql.bind_text(tenant.as_str()).push(" AND user_id IN (").bind_list(chunk.iter().copied()).push(")");
-            sql.push(" AND ").push(OPEN);
-            for row in sql.load::<InvitationRow>(&mut self.conn)? {
-                open.push(row.into_invitation()?);
-            }
-        }
-        Ok(open)
+        self.load_invitations(Some(tenant), "user_id", user_ids, true)
     }
 
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>> {
-        self.load_invitation("token_hash", token_hash, false)
+        // The token hash is unique (`invitations_token_hash`): one invitation at most.
+        Ok(self.load_invitations(None, "token_hash", &[token_hash], false)?.pop())
     }
 
     fn invitations_by_ids(&mut self, invitation_ids: &[&str]) -> StoreResult<Vec<Invitation>> {
-        let mut found = Vec::with_capacity(invitation_ids.len());
-        for chunk in invitation_ids.chunks(INSERT_CHUNK) {
-            let mut sql = self.sql();
-            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE id IN (");
-            sql.bind_list(chunk.iter().copied()).push(")");
-            for row in sql.load::<InvitationRow>(&mut self.conn)? {
-                found.push(row.into_invitation()?);
-            }
-        }
-        Ok(found)
+        self.load_invitations(None, "id", invitation_ids, false)
     }
 
     fn revoke_open_invitations(
