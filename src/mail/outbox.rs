@@ -284,30 +284,26 @@ fn prepare_all(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<(Result<OutgoingMessage, Outcome>, OutboxMessage)>> {
     let invitation_ids: Vec<&str> = messages.iter().filter_map(|message| message.invitation_id.as_deref()).collect();
-    let invitations: HashMap<String, Invitation> = if invitation_ids.is_empty() {
-        HashMap::new()
-    } else {
-        repo.invitations_by_ids(&invitation_ids)?
-            .into_iter()
-            .map(|invitation| (invitation.id.clone(), invitation))
-            .collect()
-    };
+    let invitations: HashMap<String, Invitation> = repo
+        .invitations_by_ids(&invitation_ids)?
+        .into_iter()
+        .map(|invitation| (invitation.id.clone(), invitation))
+        .collect();
     let mut user_ids: HashMap<&TenantId, Vec<&str>> = HashMap::new();
     for invitation in invitations.values() {
         user_ids.entry(&invitation.tenant).or_default().push(&invitation.user_id);
     }
-    let mut users: HashMap<(TenantId, String), StoredResource> = HashMap::new();
+    // Keyed by id alone: user ids are unique across tenants, and each was read in its
+    // invitation's tenant.
+    let mut users: HashMap<String, StoredResource> = HashMap::new();
     for (tenant, ids) in user_ids {
-        for user in repo.get_many(tenant, ResourceKind::User, &ids)? {
-            users.insert((tenant.clone(), user.id.clone()), user);
-        }
+        users.extend(repo.get_many(tenant, ResourceKind::User, &ids)?.into_iter().map(|user| (user.id.clone(), user)));
     }
     Ok(messages
         .into_iter()
         .map(|message| {
             let invitation = message.invitation_id.as_ref().and_then(|id| invitations.get(id));
-            let user =
-                invitation.and_then(|invitation| users.get(&(invitation.tenant.clone(), invitation.user_id.clone())));
+            let user = invitation.and_then(|invitation| users.get(&invitation.user_id));
             (prepare(&message, invitation, user, now), message)
         })
         .collect())
