@@ -204,9 +204,14 @@ pub struct ImportSettings {
     #[arg(long, env = "ROSTER_IMPORT_SYNC_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub import_sync_max_bytes: u64,
 
-    /// Rows written per transaction; an import's progress is committed with each batch.
+    /// Rows evaluated together: their keys are looked up and their new users written in a few statements.
     #[arg(long, env = "ROSTER_IMPORT_BATCH_ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub import_batch_rows: u64,
+
+    /// Batches committed per transaction by an `on_error=skip` import, with its progress; a crash
+    /// loses at most one transaction's rows, which are then imported again.
+    #[arg(long, env = "ROSTER_IMPORT_TRANSACTION_BATCHES", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub import_transaction_batches: u64,
 
     /// Bytes of keys an import's scan sorts in memory to find the people a file repeats; larger
     /// files spill sorted runs to temporary files, so the server's memory does not grow with them.

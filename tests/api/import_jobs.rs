@@ -196,6 +196,57 @@ fn an_import_whose_instance_is_killed_is_resumed_by_another_and_writes_every_row
     assert_eq!(sample["Resources"][0]["name"]["familyName"], "García 1500");
 }
 
+/// Makes the database refuse the running import's work for a moment: on PostgreSQL its
+/// connections are terminated (mid-transaction, as a failover or a restarted pooler would); on
+/// SQLite another writer holds the lock past the busy timeout. Repeated until the server logs
+/// that a transaction was evaluated again.
+fn interrupt_the_import(app: &TestApp) {
+    use diesel::{Connection, RunQueryDsl};
+    let retried = || app.server_log().contains("evaluating its rows again");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !retried() {
+        assert!(Instant::now() < deadline, "no import transaction was interrupted:\n{}", app.server_log());
+        if app.db.is_postgres() {
+            let mut admin = diesel::PgConnection::establish(&app.db.url).expect("connect");
+            diesel::sql_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
+            )
+            .execute(&mut admin)
+            .expect("terminate");
+            std::thread::sleep(Duration::from_millis(20));
+        } else {
+            // Tried without waiting: SQLite's busy handler sleeps between tries and would only
+            // get the lock once the import's back-to-back transactions are over.
+            let mut writer = diesel::SqliteConnection::establish(&app.db.url).expect("open");
+            while diesel::sql_query("BEGIN IMMEDIATE").execute(&mut writer).is_err() {
+                assert!(Instant::now() < deadline, "the import kept the write lock");
+            }
+            std::thread::sleep(Duration::from_millis(10_500));
+            diesel::sql_query("ROLLBACK").execute(&mut writer).expect("release it");
+        }
+    }
+}
+
+#[test]
+fn an_import_whose_transaction_fails_evaluates_its_rows_again_and_writes_each_once() {
+    let rows = 3000;
+    let app = TestApp::spawn_with(&JOB_ENV);
+    let response = upload(&app.server.base, &app.token, &people_csv(rows, "retry"), "");
+    assert_eq!(response.status(), 202);
+    let id = id_of(response);
+    wait_for_progress(&app.server.base, &app.token, &id, 100);
+    interrupt_the_import(&app);
+    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["created"], rows as u64, "every row created once: {done}");
+    assert_eq!(done["failed"], 0, "{done}");
+    assert_counts_add_up(&done);
+    assert_eq!(user_count(&app), rows as u64, "no row lost or written twice");
+    let sample = app.list("/Users?filter=emails.value%20eq%20%22retry.2999%40example.com%22");
+    assert_eq!(sample["Resources"][0]["name"]["familyName"], "García 2999", "{sample}");
+}
+
 #[test]
 fn a_restarted_server_resumes_the_import_a_killed_one_left_running() {
     let rows = 3000;

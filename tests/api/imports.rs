@@ -589,19 +589,23 @@ fn groups_match_exactly_then_case_insensitively_and_unknown_ones_are_errors() {
 #[test]
 fn a_group_an_import_adds_members_to_changes_version_once_per_transaction() {
     // Batches of 2 rows: with on_error=abort the whole file is one transaction, so the group
-    // changes once; with skip each batch that adds a member commits, and is one change each.
+    // changes once; with skip each transaction that adds a member commits, and is one change
+    // each: three of one batch each, or two of two batches each (rows 2-5, then row 6).
     let csv = "Email,Groups\nann@example.org,Sales\nbo@example.org,Sales\ncy@example.org,Sales\n\
                di@example.org,Ops\nei@example.org,Sales\n";
-    for (query, sales_version) in [("?on_error=abort", "W/\"2\""), ("", "W/\"4\"")] {
-        let app = TestApp::spawn_with(&[("ROSTER_IMPORT_BATCH_ROWS", "2")]);
+    for (query, batches, sales_version) in
+        [("?on_error=abort", "1", "W/\"2\""), ("", "1", "W/\"4\""), ("", "2", "W/\"3\"")]
+    {
+        let app =
+            TestApp::spawn_with(&[("ROSTER_IMPORT_BATCH_ROWS", "2"), ("ROSTER_IMPORT_TRANSACTION_BATCHES", batches)]);
         let sales = app.create_group("Sales", &[]);
         app.create_group("Ops", &[]);
         let done = import(&app, csv, query);
-        assert_eq!(counts(&done), (5, 0, 0, 0), "{query}: {done}");
+        assert_eq!(counts(&done), (5, 0, 0, 0), "{query} {batches}: {done}");
         let sales = app.get(&format!("/Groups/{}", id_of(&sales)));
         let sales: Value = sales.json().unwrap();
-        assert_eq!(app.member_ids(&id_of(&sales)).len(), 4, "{query}");
-        assert_eq!(sales["meta"]["version"], sales_version, "{query}: {sales}");
+        assert_eq!(app.member_ids(&id_of(&sales)).len(), 4, "{query} {batches}");
+        assert_eq!(sales["meta"]["version"], sales_version, "{query} {batches}: {sales}");
     }
 }
 

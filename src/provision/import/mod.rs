@@ -186,6 +186,13 @@ impl LiveProgress {
         }
     }
 
+    /// Raises the count to `rows` (a batched pass retrying a transaction evaluates rows again).
+    fn reach(&mut self, rows: u64) {
+        if rows > self.processed {
+            self.advance(rows - self.processed);
+        }
+    }
+
     fn processed(&self) -> u64 {
         self.processed
     }

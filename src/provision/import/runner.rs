@@ -710,8 +710,12 @@ impl Importer {
         }
     }
 
-    /// `on_error=skip`: one transaction per batch, each committing its rows' outcomes and the
-    /// import's progress; resumes after the last committed batch.
+    /// `on_error=skip`: a transaction per few batches ([`ImportSettings::import_transaction_batches`]),
+    /// each committing its rows' outcomes and the import's progress; resumes after the last
+    /// committed transaction. Fewer, larger transactions write each randomly keyed index page
+    /// fewer times; the batches still bound memory, as only their outcomes' counts are kept.
+    ///
+    /// [`ImportSettings::import_transaction_batches`]: crate::config::ImportSettings::import_transaction_batches
     #[expect(clippy::too_many_arguments, reason = "one pass needs the import's whole setup")]
     fn batched_pass(
         &self,
@@ -723,70 +727,102 @@ impl Importer {
         scan: &Scan,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportRecord, JobError> {
-        let mut rows = match self.open_rows(&record, profile, reader_options)? {
-            Ok(rows) => rows.with_user_name_conflicts(scan.conflicts.clone()),
-            Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
-        };
+        let mut state = PassState::default();
+        let mut rows = self.rows_after(&record, profile, reader_options, scan, Some(&mut state))?;
         let layout = rows.planner().layout().clone();
         let base = record.clone();
         let selection: Option<BTreeSet<u64>> = base.selected_rows.as_ref().map(|rows| rows.iter().copied().collect());
         let context = self.context(&base, &layout, profile, options, selection.as_ref(), &scan.repeats);
         let batch_rows = self.settings.import_batch_rows as usize;
-        let mut state = PassState::default();
-        for done in (&mut rows).take(record.processed_rows as usize) {
-            let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
-            if context.selection.is_none_or(|selection| selection.contains(&done.row)) {
-                if let Folded::Apply(done) = state.carried.fold(context.repeats, &done) {
-                    state.carried.carried_manager(context.repeats, &done);
-                }
-            }
-        }
+        let batches = self.settings.import_transaction_batches;
+        // A transaction of several batches may outlast the lease its commit renews.
+        let _heartbeat = Heartbeat::start(self, &record, owner);
+        let mut live = self.live_progress(&record.id, true);
+        live.reach(record.processed_rows);
+        let mut attempt = 0;
         loop {
-            let batch = next_batch(&mut rows, batch_rows)?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut attempt = 0;
-            let carried = state.carried.clone();
-            record = loop {
-                let first = record.processed_rows == 0;
-                // A plain `write`: a batch is short, and a bulk page cache grown and dropped per
-                // batch made a 1,000,000-row import peak at 281 MiB (glibc kept the churned pages).
-                let written = self.provisioner.store().write(|repo| -> Result<ImportRecord, JobError> {
-                    if first {
+            let checkpoint = state.carried.clone();
+            // A plain `write`: a bulk page cache grown and dropped per transaction made a
+            // 1,000,000-row import peak at 281 MiB (glibc kept the churned pages).
+            let written = self.provisioner.store().write(|repo| -> Result<Option<ImportRecord>, JobError> {
+                let mut next = record.clone();
+                for _ in 0..batches {
+                    let batch = next_batch(&mut rows, batch_rows)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    if next.processed_rows == 0 {
                         repo.delete_import_results(context.tenant, context.import_id)?;
                         insert_file_warnings(repo, &context, &scan.warnings)?;
                     }
-                    let mut next = record.clone();
                     run_batch(repo, &context, &mut state, &batch, &mut |outcome| {
                         count(&mut next.counts, outcome);
                         Ok(())
                     })?;
-                    batch::touch_groups(repo, &context, &mut state)?;
                     next.processed_rows += batch.len() as u64;
-                    next.updated_at = Utc::now();
-                    next.lease_until = Some(next.updated_at + lease_delta(self.settings.import_lease));
-                    if !repo.save_import(&next, Some(owner))? {
-                        return Err(JobError::LeaseLost);
-                    }
-                    Ok(next)
-                });
-                match written {
-                    Ok(next) => break next,
-                    Err(JobError::Provision(ProvisionError::Store(error))) if is_retryable(&error) && attempt < 5 => {
-                        attempt += 1;
-                        state = PassState { carried: carried.clone(), ..PassState::default() };
-                        std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
-                    }
-                    Err(error) => return Err(error),
+                    live.reach(next.processed_rows);
+                    progress(next.processed_rows, next.total_rows);
+                    drop(batch);
+                    crate::allocator::release_free_memory();
                 }
-            };
-            progress(record.processed_rows, record.total_rows);
-            drop(batch);
-            crate::allocator::release_free_memory();
+                if next.processed_rows == record.processed_rows {
+                    return Ok(None);
+                }
+                batch::touch_groups(repo, &context, &mut state)?;
+                next.updated_at = Utc::now();
+                next.lease_until = Some(next.updated_at + lease_delta(self.settings.import_lease));
+                if !repo.save_import(&next, Some(owner))? {
+                    return Err(JobError::LeaseLost);
+                }
+                Ok(Some(next))
+            });
+            match written {
+                Ok(Some(next)) => {
+                    record = next;
+                    attempt = 0;
+                }
+                Ok(None) => break,
+                Err(JobError::Provision(ProvisionError::Store(error))) if is_retryable(&error) && attempt < 5 => {
+                    attempt += 1;
+                    tracing::warn!(import = %record.id, attempt, error = %error, after_row = record.processed_rows,
+                        "an import transaction failed; evaluating its rows again");
+                    state = PassState { carried: checkpoint, ..PassState::default() };
+                    rows = self.rows_after(&record, profile, reader_options, scan, None)?;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                }
+                Err(error) => return Err(error),
+            }
         }
         let counts = record.counts;
         self.finish(record, owner, ImportStatus::Completed, counts, None)
+    }
+
+    /// The file's rows after those `record` has processed. With `state`, the selected ones among
+    /// those are folded into it, as the rows they carry forward (a resumed pass); without, the
+    /// caller restores what it carried itself.
+    fn rows_after(
+        &self,
+        record: &ImportRecord,
+        profile: &Profile,
+        reader_options: &ReaderOptions,
+        scan: &Scan,
+        mut state: Option<&mut PassState>,
+    ) -> Result<PlannedRows<FileReader>, JobError> {
+        let mut rows = match self.open_rows(record, profile, reader_options)? {
+            Ok(rows) => rows.with_user_name_conflicts(scan.conflicts.clone()),
+            Err(issues) => return Err(ScimError::invalid_value(issues_text(&issues)).into()),
+        };
+        let selection = record.selected_rows.as_deref();
+        for done in (&mut rows).take(record.processed_rows as usize) {
+            let done = done.map_err(|e| ScimError::invalid_value(e.to_string()))?;
+            let Some(state) = state.as_deref_mut() else { continue };
+            if selection.is_none_or(|selected| selected.binary_search(&done.row).is_ok()) {
+                if let Folded::Apply(done) = state.carried.fold(&scan.repeats, &done) {
+                    state.carried.carried_manager(&scan.repeats, &done);
+                }
+            }
+        }
+        Ok(rows)
     }
 
     /// Replaces the import's stored rows with the spooled outcomes (`held`: none was written, as
