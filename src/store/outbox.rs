@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::QueryableByName;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 
-use super::connection::Backend;
+use super::connection::{Backend, DbConn};
 use super::repository::{format_timestamp, parse_timestamp, SqlRepository};
 use super::sql::{Cell, ColumnType};
 use super::{StoreError, StoreResult};
@@ -390,7 +390,7 @@ impl OutboxRepository for SqlRepository<'_> {
     fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut sql = self.sql();
         push_due_ids(&mut sql, &format_timestamp(now), 1);
-        Ok(sql.first::<IdRow>(&mut self.conn)?.is_some())
+        Ok(!load_due_ids(&mut self.conn, &sql)?.is_empty())
     }
 
     fn claim_messages(
@@ -405,7 +405,7 @@ impl OutboxRepository for SqlRepository<'_> {
         if due.backend() == Backend::Postgres {
             due.push(" FOR UPDATE SKIP LOCKED");
         }
-        let ids: Vec<String> = due.load::<IdRow>(&mut self.conn)?.into_iter().map(|row| row.id).collect();
+        let ids = load_due_ids(&mut self.conn, &due)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -474,6 +474,27 @@ impl OutboxRepository for SqlRepository<'_> {
     fn cancel_message(&mut self, id: &str, claim: &str, reason: &str) -> StoreResult<bool> {
         self.settle_unsent(id, claim, "cancelled", reason)
     }
+}
+
+/// The ids a [`push_due_ids`] query selects, read in the order of the `outbox_due` index.
+///
+/// PostgreSQL plans the query from the table's statistics, which an import outdates within
+/// seconds: taken while the outbox was empty, they made it collect every pending message in a
+/// bitmap and sort them all for the first ten (19 ms per claim at 17,000 pending, against 0.2 ms
+/// for the index read in order; a 100,000-row import queues 100,000). Forbidding sorts for this
+/// one query (in a transaction, or a savepoint of the caller's) leaves the in-order index read.
+fn load_due_ids(conn: &mut DbConn<'_>, due: &super::sql::Sql) -> StoreResult<Vec<String>> {
+    let rows = match conn {
+        DbConn::Sqlite(_) => due.load::<IdRow>(conn)?,
+        DbConn::Postgres(pg) => pg.transaction(|pg| {
+            diesel::sql_query("SET LOCAL enable_sort = off").execute(pg)?;
+            let rows = due.load::<IdRow>(&mut DbConn::Postgres(pg))?;
+            // The caller's transaction may go on to queries that do need a sort.
+            diesel::sql_query("SET LOCAL enable_sort = on").execute(pg)?;
+            Ok::<_, diesel::result::Error>(rows)
+        })?,
+    };
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// `SELECT id ... ` of pending messages that are due and not under a live lease, oldest first.
