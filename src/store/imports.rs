@@ -15,7 +15,6 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 use super::batches::distinct_chunks;
-use super::connection::Backend;
 use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
 use super::sql::{Cell, ColumnType};
 use super::{MembershipSource, StoreError, StoreResult};
@@ -576,19 +575,9 @@ impl SqlRepository<'_> {
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in distinct_chunks(values.iter().map(String::as_str)) {
             let mut sql = self.sql();
-            if sql.backend() == Backend::Postgres {
-                // One index probe per key. For an IN list of a batch's thousand keys PostgreSQL's
-                // planner prefers reading every row of the tenant, which made each batch of an
-                // import slower than the last (25 ms per lookup at 100,000 users, 6 ms probed);
-                // OFFSET 0 keeps the lateral subquery from being flattened into such a join.
-                let keys = Value::from(chunk).to_string();
-                sql.push("SELECT found.name, found.value FROM json_array_elements_text(CAST(").bind_text(keys);
-                sql.push(" AS json)) AS k(v) CROSS JOIN LATERAL (").push(key.select).bind_text(tenant.as_str());
-                sql.push(" AND ").push(key.column).push(" = k.v OFFSET 0) AS found");
-            } else {
+            sql.push_matching(key.column, &chunk, |sql| {
                 sql.push(key.select).bind_text(tenant.as_str());
-                sql.push(" AND ").push(key.column).push(" IN (").bind_padded_list(&chunk).push(")");
-            }
+            });
             for row in sql.load::<NamedText>(&mut self.conn)? {
                 users.entry(row.name).or_default().push(row.value);
             }
@@ -1075,8 +1064,10 @@ impl ImportRepository for SqlRepository<'_> {
         let mut groups: HashMap<String, Vec<(String, MembershipSource)>> = HashMap::new();
         for chunk in distinct_chunks(member_ids.iter().copied()) {
             let mut sql = self.sql();
-            sql.push("SELECT member_id, group_id, source FROM memberships WHERE tenant_id = ");
-            sql.bind_text(tenant.as_str()).push(" AND member_id IN (").bind_padded_list(&chunk).push(")");
+            sql.push_matching("member_id", &chunk, |sql| {
+                sql.push("SELECT member_id, group_id, source FROM memberships WHERE tenant_id = ")
+                    .bind_text(tenant.as_str());
+            });
             sql.push(" ORDER BY member_id, group_id");
             for row in sql.load::<MembershipRow>(&mut self.conn)? {
                 let source = if row.source == MembershipSource::Import.as_str() {

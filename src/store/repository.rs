@@ -190,11 +190,9 @@ impl<'c> SqlRepository<'c> {
         Sql::new(self.backend())
     }
 
-    fn select_resources(&self, kind: ResourceKind) -> Sql {
-        let mut sql = self.sql();
+    fn push_select_resources(sql: &mut Sql, kind: ResourceKind) {
         sql.push("SELECT id, ").json_column("data").push(" AS data, version, created, last_modified FROM ");
         sql.push(table(kind));
-        sql
     }
 
     /// Rewrites the indexed copies of an updated user's emails.
@@ -449,9 +447,11 @@ impl Repository for SqlRepository<'_> {
     fn get_many(&mut self, tenant: &TenantId, kind: ResourceKind, ids: &[&str]) -> StoreResult<Vec<StoredResource>> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct_chunks(ids.iter().copied()) {
-            let mut sql = self.select_resources(kind);
-            sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-            sql.push(" AND id IN (").bind_padded_list(&chunk).push(")");
+            let mut sql = self.sql();
+            sql.push_matching("id", &chunk, |sql| {
+                Self::push_select_resources(sql, kind);
+                sql.push(" WHERE tenant_id = ").bind_text(tenant.as_str());
+            });
             for row in sql.load::<ResourceRow>(&mut self.conn)? {
                 found.push(row.into_resource()?);
             }

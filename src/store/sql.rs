@@ -292,6 +292,29 @@ impl Sql {
         self.reuse_prepared()
     }
 
+    /// A query of the rows whose `column` is one of `values` (at most [`super::batches::CHUNK`]):
+    /// `select` pushes its `SELECT ... WHERE` and conditions, to which this adds the match on
+    /// `column`; an `ORDER BY` of the select's own columns may follow. On PostgreSQL it is one
+    /// index probe per value: for an `IN` list of a batch's thousand values its planner prefers
+    /// reading every row of the tenant (it prices the list above a scan), so each batch of a
+    /// large import read more rows than the one before (25 ms per lookup at 100,000 users, 6 ms
+    /// probed); `OFFSET 0` keeps the lateral subquery from being flattened back into that plan.
+    pub fn push_matching(&mut self, column: &str, values: &[&str], select: impl FnOnce(&mut Sql)) -> &mut Sql {
+        match self.backend {
+            Backend::Postgres => {
+                let values = serde_json::Value::from(values).to_string();
+                self.push("SELECT found.* FROM json_array_elements_text(CAST(").bind_text(values);
+                self.push(" AS json)) AS probe(probe_key) CROSS JOIN LATERAL (");
+                select(self);
+                self.push(" AND ").push(column).push(" = probe.probe_key OFFSET 0) AS found").reuse_prepared()
+            }
+            Backend::Sqlite => {
+                select(self);
+                self.push(" AND ").push(column).push(" IN (").bind_padded_list(values).push(")")
+            }
+        }
+    }
+
     /// The JSON document column as text, whatever its storage type.
     pub fn json_column(&mut self, column: &str) -> &mut Sql {
         match self.backend {
