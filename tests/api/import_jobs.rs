@@ -185,15 +185,21 @@ fn an_import_whose_instance_is_killed_is_resumed_by_another_and_writes_every_row
     // Two servers ran on the database for a moment; the first is now killed mid-import, and the
     // second (already running) or a fresh one after a restart must finish the job.
     crash(restarted);
-    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
-    assert_eq!(done["status"], "completed", "before the crash: {before}\nafter: {done}");
+    assert_every_row_written_once(&app, &id, rows, "crash", 1500, &format!("before the crash: {before}"));
+}
+
+/// The import ends `completed` with each of the file's `rows` people created once, and the
+/// person at `sample` (from `people_csv(rows, prefix)`) is one whole user.
+fn assert_every_row_written_once(app: &TestApp, id: &str, rows: usize, prefix: &str, sample: usize, context: &str) {
+    let done = wait_until_done(&app.server, &app.token, id, Duration::from_secs(300));
+    assert_eq!(done["status"], "completed", "{context}\nafter: {done}");
     assert_eq!(done["created"], rows as u64, "every row created once: {done}");
     assert_eq!(done["failed"], 0, "{done}");
     assert_counts_add_up(&done);
-    assert_eq!(user_count(&app), rows as u64, "no row lost or written twice");
-    let sample = app.list("/Users?filter=emails.value%20eq%20%22crash.1500%40example.com%22");
-    assert_eq!(sample["totalResults"], 1, "a row from the middle of the file is one whole user");
-    assert_eq!(sample["Resources"][0]["name"]["familyName"], "García 1500");
+    assert_eq!(user_count(app), rows as u64, "no row lost or written twice");
+    let found = app.list(&format!("/Users?filter=emails.value%20eq%20%22{prefix}.{sample}%40example.com%22"));
+    assert_eq!(found["totalResults"], 1, "a row from the middle of the file is one whole user: {found}");
+    assert_eq!(found["Resources"][0]["name"]["familyName"], format!("García {sample}"), "{found}");
 }
 
 /// Makes the database refuse the running import's work for a moment: on PostgreSQL its
@@ -237,14 +243,7 @@ fn an_import_whose_transaction_fails_evaluates_its_rows_again_and_writes_each_on
     let id = id_of(response);
     wait_for_progress(&app.server.base, &app.token, &id, 100);
     interrupt_the_import(&app);
-    let done = wait_until_done(&app.server, &app.token, &id, Duration::from_secs(300));
-    assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["created"], rows as u64, "every row created once: {done}");
-    assert_eq!(done["failed"], 0, "{done}");
-    assert_counts_add_up(&done);
-    assert_eq!(user_count(&app), rows as u64, "no row lost or written twice");
-    let sample = app.list("/Users?filter=emails.value%20eq%20%22retry.2999%40example.com%22");
-    assert_eq!(sample["Resources"][0]["name"]["familyName"], "García 2999", "{sample}");
+    assert_every_row_written_once(&app, &id, rows, "retry", 2999, "after an interrupted transaction");
 }
 
 #[test]
