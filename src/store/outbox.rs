@@ -88,8 +88,7 @@ pub trait OutboxRepository {
     /// The open invitations, expired or not, of the users among `user_ids` that have one.
     fn open_invitations(&mut self, tenant: &TenantId, user_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     fn invitation_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invitation>>;
-    /// The invitations with these ids (those that still exist), in one query per chunk of
-    /// [`INSERT_CHUNK`].
+    /// The invitations with these ids (those that still exist), in one query per chunk of ids.
     fn invitations_by_ids(&mut self, invitation_ids: &[&str]) -> StoreResult<Vec<Invitation>>;
     /// Revokes the users' open invitations and cancels their undelivered messages; returns how
     /// many invitations were revoked.
@@ -214,7 +213,8 @@ struct IdRow {
 
 impl SqlRepository<'_> {
     /// The invitations whose `column` is one of `values`, of `tenant` when given, open ones only
-    /// with `open_only`: one query per chunk of [`INSERT_CHUNK`] values.
+    /// with `open_only`: one query per chunk of distinct values, probing the index once per value
+    /// ([`super::sql::Sql::push_matching`]).
     fn load_invitations(
         &mut self,
         tenant: Option<&TenantId>,
@@ -223,16 +223,17 @@ impl SqlRepository<'_> {
         open_only: bool,
     ) -> StoreResult<Vec<Invitation>> {
         let mut found = Vec::with_capacity(values.len());
-        for chunk in values.chunks(INSERT_CHUNK) {
+        for chunk in super::batches::distinct_chunks(values.iter().copied()) {
             let mut sql = self.sql();
-            sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE ");
-            if let Some(tenant) = tenant {
-                sql.push("tenant_id = ").bind_text(tenant.as_str()).push(" AND ");
-            }
-            sql.push(column).push(" IN (").bind_list(chunk.iter().copied()).push(")");
-            if open_only {
-                sql.push(" AND ").push(OPEN);
-            }
+            sql.push_matching(column, &chunk, |sql| {
+                sql.push("SELECT ").push(INVITATION_COLUMNS).push(" FROM invitations WHERE TRUE");
+                if let Some(tenant) = tenant {
+                    sql.push(" AND tenant_id = ").bind_text(tenant.as_str());
+                }
+                if open_only {
+                    sql.push(" AND ").push(OPEN);
+                }
+            });
             for row in sql.load::<InvitationRow>(&mut self.conn)? {
                 found.push(row.into_invitation()?);
             }

@@ -292,7 +292,8 @@ impl Sql {
         self.reuse_prepared()
     }
 
-    /// A query of the rows whose `column` is one of `values` (at most [`super::batches::CHUNK`]):
+    /// A query of the rows whose `column` is one of `values` (distinct, at most
+    /// [`super::batches::CHUNK`]: a chunk of [`super::batches::distinct_chunks`]):
     /// `select` pushes its `SELECT ... WHERE` and conditions, to which this adds the match on
     /// `column`; an `ORDER BY` of the select's own columns may follow. On PostgreSQL it is one
     /// index probe per value: for an `IN` list of a batch's thousand values its planner prefers
