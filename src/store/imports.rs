@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use super::batches::distinct_chunks;
 use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
 use super::sql::{Cell, ColumnType};
-use super::{MembershipSource, StoreError, StoreResult};
+use super::{MembershipSource, PlannerStatistics, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
 use crate::tenant::TenantId;
 
@@ -240,6 +240,10 @@ pub trait ImportRepository {
     fn put_import_file_chunk(&mut self, tenant: &TenantId, import_id: &str, seq: u64, data: &str) -> StoreResult<()>;
     fn import_file_chunk(&mut self, tenant: &TenantId, import_id: &str, seq: u64) -> StoreResult<Option<String>>;
     fn delete_import_file(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()>;
+
+    /// Keeps the database's statistics of the tables an import grows true to their size before
+    /// its next batch is planned (PostgreSQL; nothing on SQLite). See [`PlannerStatistics`].
+    fn refresh_planner_statistics(&mut self, measured: &mut PlannerStatistics) -> StoreResult<()>;
 
     /// Forgets what an earlier evaluation of the import recorded (rows and issues).
     fn delete_import_results(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()>;
@@ -775,6 +779,10 @@ impl ImportRepository for SqlRepository<'_> {
         sql.push(" AND import_id = ").bind_text(import_id);
         sql.execute(&mut self.conn)?;
         Ok(())
+    }
+
+    fn refresh_planner_statistics(&mut self, measured: &mut PlannerStatistics) -> StoreResult<()> {
+        super::statistics::refresh(&mut self.conn, measured)
     }
 
     fn delete_import_results(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()> {

@@ -14,6 +14,7 @@ mod listing;
 mod outbox;
 mod repository;
 mod sql;
+mod statistics;
 mod tenant_settings;
 #[cfg(test)]
 mod test_databases;
@@ -30,6 +31,7 @@ pub use imports::{
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
 pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, StoredContent};
 pub use repository::SqlRepository;
+pub use statistics::PlannerStatistics;
 pub use tenant_settings::TenantSettingsRepository;
 
 use crate::scim::error::ScimError;

@@ -30,8 +30,8 @@ use crate::provision::{ProvisionError, ProvisionResult};
 use crate::scim::error::ScimError;
 use crate::scim::schema::{SchemaRegistry, ENTERPRISE_USER_SCHEMA};
 use crate::store::{
-    ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, Repository, RowAction, RowSelection,
-    StoreError,
+    ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, PlannerStatistics, Repository, RowAction,
+    RowSelection, StoreError,
 };
 use crate::tenant::TenantId;
 
@@ -180,6 +180,7 @@ struct PassState {
     carried: PersonFolder,
     /// Groups whose members the current transaction changed ([`batch::touch_groups`]).
     touched_groups: BTreeSet<String>,
+    statistics: PlannerStatistics,
 }
 
 /// A group a row names.
@@ -1027,6 +1028,7 @@ fn run_batch(
     batch: &[PlannedRow],
     note: &mut dyn FnMut(&RowOutcome) -> ProvisionResult<()>,
 ) -> Result<(), JobError> {
+    repo.refresh_planner_statistics(&mut state.statistics)?;
     let outcomes = batch::evaluate_batch(repo, context, state, batch)?;
     for outcome in &outcomes {
         note(outcome)?;
