@@ -24,7 +24,9 @@ use tokio::sync::{watch, Notify};
 use super::{invitation, MailError, Mailer, OutgoingMessage};
 use crate::config::MailSettings;
 use crate::scim::schema::ResourceKind;
-use crate::store::{Invitation, OutboxMessage, Repository, Store, StoreError, StoreResult, StoredResource};
+use crate::store::{
+    Invitation, OutboxMessage, QueuePosition, Repository, Store, StoreError, StoreResult, StoredResource,
+};
 use crate::tenant::TenantId;
 
 /// How many messages one claim takes; they are sent concurrently.
@@ -33,6 +35,11 @@ const BATCH_SIZE: usize = 10;
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// Tries to record an outcome before leaving the message to its lease.
 const SETTLE_TRIES: u32 = 5;
+/// Full claims in a row that resume after the previous one ([`OutboxRepository::claim_messages`])
+/// before one reads the queue from its start again, for messages whose lease ran out behind them.
+///
+/// [`OutboxRepository::claim_messages`]: crate::store::OutboxRepository::claim_messages
+const RESUMED_CLAIMS: u32 = 50;
 
 /// Timing of the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +95,15 @@ pub struct OutboxWorker {
     settings: OutboxSettings,
     instance: String,
     waker: OutboxWaker,
+    resume: parking_lot::Mutex<Resume>,
+}
+
+/// Where the next claim starts: after the last full claim, or at the queue's start.
+#[derive(Default)]
+struct Resume {
+    after: Option<QueuePosition>,
+    /// Claims since the last one that read the queue from its start.
+    resumed: u32,
 }
 
 /// A started worker; stop it to let the messages in hand finish.
@@ -122,7 +138,7 @@ impl OutboxWorker {
     pub fn new(store: Store, mailer: Arc<dyn Mailer>, settings: OutboxSettings) -> OutboxWorker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "roster".to_string());
         let instance = format!("{host}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        OutboxWorker { store, mailer, settings, instance, waker: OutboxWaker::default() }
+        OutboxWorker { store, mailer, settings, instance, waker: OutboxWaker::default(), resume: Default::default() }
     }
 
     pub fn waker(&self) -> OutboxWaker {
@@ -161,15 +177,25 @@ impl OutboxWorker {
     /// Claims the messages that are due and sends them; returns how many it handled.
     pub async fn deliver_due(&self) -> StoreResult<usize> {
         let now = Utc::now();
-        if !self.blocking(move |store| store.read(|repo| repo.has_due_messages(now))).await? {
-            return Ok(0);
+        let mut after = self.resume_point();
+        loop {
+            let position = after.clone();
+            if self.blocking(move |store| store.read(|repo| repo.has_due_messages(now, position.as_ref()))).await? {
+                break;
+            }
+            if after.take().is_none() {
+                return Ok(0);
+            }
         }
         let claim = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
         let lease_until = later(now, self.settings.lease);
-        let (limit, owner) = (self.settings.batch_size, claim.clone());
+        let (limit, owner, position) = (self.settings.batch_size, claim.clone(), after.clone());
         let messages = self
-            .blocking(move |store| store.write(|repo| repo.claim_messages(&owner, now, lease_until, limit)))
+            .blocking(move |store| {
+                store.write(|repo| repo.claim_messages(&owner, now, lease_until, limit, position.as_ref()))
+            })
             .await?;
+        self.note_claim(after.is_some(), &messages);
         let handled = messages.len();
         if handled == 0 {
             return Ok(0);
@@ -187,6 +213,23 @@ impl OutboxWorker {
             self.settle(&claim, finished).await;
         }
         Ok(handled)
+    }
+
+    /// Where the next claim starts.
+    fn resume_point(&self) -> Option<QueuePosition> {
+        let resume = self.resume.lock();
+        resume.after.clone().filter(|_| resume.resumed < RESUMED_CLAIMS)
+    }
+
+    /// Resumes the next claim after this one when it was full; otherwise (the queue after it is
+    /// empty) the next one reads from the start.
+    fn note_claim(&self, resumed: bool, messages: &[OutboxMessage]) {
+        let mut resume = self.resume.lock();
+        resume.resumed = if resumed { resume.resumed + 1 } else { 0 };
+        resume.after = match messages.last() {
+            Some(last) if messages.len() >= self.settings.batch_size => Some(last.position.clone()),
+            _ => None,
+        };
     }
 
     /// Sends a prepared message (unless it is not to be sent) and returns its id and outcome.
@@ -456,7 +499,7 @@ mod tests {
         queue(&store, "k3");
         let now = Utc::now();
         let lease = now + chrono::Duration::milliseconds(300);
-        let claimed = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 10)).unwrap();
+        let claimed = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 10, None)).unwrap();
         assert_eq!(claimed.len(), 1);
         let mailer = Arc::new(MemoryMailer::default());
         let worker = OutboxWorker::new(store, mailer.clone(), settings());
@@ -464,5 +507,62 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(worker.deliver_due().await.unwrap(), 1, "the lease expired");
         assert_eq!(mailer.sent().len(), 1);
+    }
+
+    fn recipients(mailer: &MemoryMailer) -> Vec<String> {
+        mailer.sent().iter().map(|mail| mail.to.trim_end_matches("@example.com").to_string()).collect()
+    }
+
+    /// Queues `count` messages, `k00`, `k01`, ... in claim order.
+    fn queue_many(store: &Store, count: usize) {
+        for n in 0..count {
+            assert!(queue(store, &format!("k{n:02}")));
+            // Distinct timestamps keep the claim order the queueing order.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_resumes_after_the_last_full_one_and_the_queue_start_is_read_once_it_runs_dry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        queue_many(&store, 25);
+        let now = Utc::now();
+        let lease = now + chrono::Duration::milliseconds(300);
+        let dead = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 3, None)).unwrap();
+        assert_eq!(dead.len(), 3);
+        let mailer = Arc::new(MemoryMailer::default());
+        let worker = OutboxWorker::new(store, mailer.clone(), settings());
+        assert_eq!(worker.deliver_due().await.unwrap(), 10);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(worker.deliver_due().await.unwrap(), 10, "resumed after the first claim");
+        let sent: Vec<String> = (3..23).map(|n| format!("k{n:02}")).collect();
+        assert_eq!(recipients(&mailer), sent, "the expired messages at the start wait");
+        assert_eq!(worker.deliver_due().await.unwrap(), 2, "the end of the queue");
+        assert_eq!(worker.deliver_due().await.unwrap(), 3, "then its start, whose lease expired");
+        assert_eq!(worker.deliver_due().await.unwrap(), 0);
+        let mut sent = recipients(&mailer);
+        sent.sort();
+        assert_eq!(sent, (0..25).map(|n| format!("k{n:02}")).collect::<Vec<_>>(), "each message once");
+    }
+
+    #[tokio::test]
+    async fn under_a_steady_queue_every_fiftieth_claim_reads_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        queue_many(&store, 60);
+        let now = Utc::now();
+        let lease = now + chrono::Duration::milliseconds(100);
+        store.write(|repo| repo.claim_messages("dead-worker", now, lease, 1, None)).unwrap();
+        let mailer = Arc::new(MemoryMailer::default());
+        let worker = OutboxWorker::new(store, mailer.clone(), OutboxSettings { batch_size: 1, ..settings() });
+        assert_eq!(worker.deliver_due().await.unwrap(), 1);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for _ in 0..RESUMED_CLAIMS + 1 {
+            assert_eq!(worker.deliver_due().await.unwrap(), 1);
+        }
+        let sent = recipients(&mailer);
+        let expired = sent.iter().position(|to| to == "k00").expect("the expired message was sent");
+        assert_eq!(expired, 1 + RESUMED_CLAIMS as usize, "after {RESUMED_CLAIMS} resumed claims: {sent:?}");
     }
 }

@@ -894,7 +894,8 @@ mod tests {
         assert_eq!(first.status, QueueStatus::Queued);
         assert_eq!(second.status, QueueStatus::AlreadyPending);
         assert_eq!(first.invitation_id, second.invitation_id);
-        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
+        let due =
+            provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100, None)).unwrap();
         assert_eq!(due.len(), 1, "one message");
         let link = due[0].link.as_deref().unwrap_or_default();
         assert!(link.starts_with("http://roster.test/onboarding/set-password?token="), "{link}");
@@ -936,7 +937,8 @@ mod tests {
             .write(|repo| queue_invitations(repo, &settings(), &tenant, &batch, Delivery::UnlessPending))
             .unwrap();
         assert!(later.iter().flatten().all(|q| q.status == QueueStatus::AlreadyPending), "nothing queued twice");
-        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 5_000)).unwrap();
+        let due =
+            provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 5_000, None)).unwrap();
         assert_eq!(due.len(), 1_188, "one message per invitation");
         let resent = provisioner
             .store()
@@ -963,7 +965,8 @@ mod tests {
         assert_ne!(first.invitation_id, second.invitation_id);
         let pending = provisioner.store().write(|repo| invitation_pending(repo, &tenant, &created.id)).unwrap();
         assert_eq!(pending.map(|i| i.id), Some(second.invitation_id));
-        let due = provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100)).unwrap();
+        let due =
+            provisioner.store().write(|repo| repo.claim_messages("test", Utc::now(), Utc::now(), 100, None)).unwrap();
         assert_eq!(due.len(), 1, "the replaced invitation's unsent message was cancelled");
     }
 

@@ -29,7 +29,7 @@ pub use imports::{
     UserRows,
 };
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
-pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, StoredContent};
+pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, QueuePosition, StoredContent};
 pub use repository::SqlRepository;
 pub use statistics::PlannerStatistics;
 pub use tenant_settings::TenantSettingsRepository;

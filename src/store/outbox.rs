@@ -77,6 +77,16 @@ pub struct OutboxMessage {
     /// Delivery attempts so far, this one included.
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// Where the message stands in the queue of due messages.
+    pub position: QueuePosition,
+}
+
+/// A place in the queue of due messages (their claim order), for a claim that resumes after the
+/// last one instead of reading the queue from its start; see [`OutboxRepository::claim_messages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePosition {
+    next_attempt_at: String,
+    id: String,
 }
 
 /// Storage of invitations and of the outbox. Writes belong in the caller's transaction
@@ -104,15 +114,25 @@ pub trait OutboxRepository {
     /// Queues messages, due now, skipping those whose dedupe key is already queued; returns how
     /// many were queued. One statement per chunk of [`INSERT_CHUNK`].
     fn enqueue_messages(&mut self, messages: &[NewOutboxMessage]) -> StoreResult<usize>;
-    /// Whether any message is due and unclaimed (a cheap read before claiming).
-    fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// Claims up to `limit` due messages for `claim` until `lease_until`, counting an attempt.
+    /// Whether any message is due and unclaimed (a cheap read before claiming), after `after`
+    /// when given.
+    fn has_due_messages(&mut self, now: DateTime<Utc>, after: Option<&QueuePosition>) -> StoreResult<bool>;
+    /// Claims up to `limit` due messages for `claim` until `lease_until`, counting an attempt;
+    /// in claim order, and only those after `after` when given.
+    ///
+    /// A claim reads the queue in order from its start, over every message sent since the
+    /// oldest transaction still open began: on PostgreSQL their old row versions stay in the
+    /// index until no transaction can see them, and an import's transaction can stay open for
+    /// minutes while the worker sends what it queued. A worker that resumes after its last claim
+    /// skips them; it must read from the start now and then, for the messages whose lease ran
+    /// out behind it.
     fn claim_messages(
         &mut self,
         claim: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: usize,
+        after: Option<&QueuePosition>,
     ) -> StoreResult<Vec<OutboxMessage>>;
     /// Records a delivery; false when the claim was lost (the lease expired and another worker
     /// took the message).
@@ -203,6 +223,8 @@ struct MessageRow {
     attempts: i64,
     #[diesel(sql_type = Text)]
     created_at: String,
+    #[diesel(sql_type = Text)]
+    next_attempt_at: String,
 }
 
 #[derive(QueryableByName)]
@@ -388,9 +410,9 @@ impl OutboxRepository for SqlRepository<'_> {
         Ok(queued)
     }
 
-    fn has_due_messages(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {
+    fn has_due_messages(&mut self, now: DateTime<Utc>, after: Option<&QueuePosition>) -> StoreResult<bool> {
         let mut sql = self.sql();
-        push_due_ids(&mut sql, &format_timestamp(now), 1);
+        push_due_ids(&mut sql, &format_timestamp(now), 1, after);
         Ok(!load_due_ids(&mut self.conn, &sql)?.is_empty())
     }
 
@@ -400,9 +422,10 @@ impl OutboxRepository for SqlRepository<'_> {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: usize,
+        after: Option<&QueuePosition>,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let mut due = self.sql();
-        push_due_ids(&mut due, &format_timestamp(now), limit);
+        push_due_ids(&mut due, &format_timestamp(now), limit, after);
         if due.backend() == Backend::Postgres {
             due.push(" FOR UPDATE SKIP LOCKED");
         }
@@ -418,7 +441,7 @@ impl OutboxRepository for SqlRepository<'_> {
         let mut load = self.sql();
         load.push(
             "SELECT id, tenant_id, kind, recipient, subject, body_text, body_html, dedupe_key, invitation_id, link, \
-             attempts, created_at FROM outbox WHERE id IN (",
+             attempts, created_at, next_attempt_at FROM outbox WHERE id IN (",
         );
         load.bind_list(ids.iter().map(String::as_str)).push(") ORDER BY next_attempt_at, id");
         load.load::<MessageRow>(&mut self.conn)?
@@ -426,6 +449,7 @@ impl OutboxRepository for SqlRepository<'_> {
             .map(|row| {
                 Ok(OutboxMessage {
                     created_at: parse_timestamp(&row.created_at)?,
+                    position: QueuePosition { next_attempt_at: row.next_attempt_at, id: row.id.clone() },
                     id: row.id,
                     tenant_id: row.tenant_id,
                     kind: row.kind,
@@ -498,9 +522,14 @@ fn load_due_ids(conn: &mut DbConn<'_>, due: &super::sql::Sql) -> StoreResult<Vec
     Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
-/// `SELECT id ... ` of pending messages that are due and not under a live lease, oldest first.
-fn push_due_ids(sql: &mut super::sql::Sql, now: &str, limit: usize) {
+/// `SELECT id ... ` of pending messages that are due and not under a live lease, oldest first
+/// (after `after`, when given: a range of the `outbox_due` index, not a filter).
+fn push_due_ids(sql: &mut super::sql::Sql, now: &str, limit: usize, after: Option<&QueuePosition>) {
     sql.push("SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ").bind_text(now);
     sql.push(" AND (locked_until IS NULL OR locked_until <= ").bind_text(now).push(")");
+    if let Some(after) = after {
+        sql.push(" AND (next_attempt_at, id) > (").bind_text(after.next_attempt_at.as_str());
+        sql.push(", ").bind_text(after.id.as_str()).push(")");
+    }
     sql.push(" ORDER BY next_attempt_at, id LIMIT ").bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
 }
