@@ -863,7 +863,7 @@ impl Importer {
                 if !repo.renew_import_lease(tenant, id, owner, Utc::now() + lease_delta(self.settings.import_lease))? {
                     return Err(JobError::LeaseLost);
                 }
-                record_outcomes(repo, tenant, id, batch.clone())
+                record_outcomes(repo, tenant, id, batch)
             })?;
         }
     }
