@@ -495,12 +495,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_claimed_by_a_dead_worker_is_sent_after_its_lease() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        queue(&store, "k3");
-        let now = Utc::now();
-        let lease = now + chrono::Duration::milliseconds(300);
-        let claimed = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 10, None)).unwrap();
-        assert_eq!(claimed.len(), 1);
+        let store = queue_behind_a_dead_claim(&dir, 1, 1, 300);
         let mailer = Arc::new(MemoryMailer::default());
         let worker = OutboxWorker::new(store, mailer.clone(), settings());
         assert_eq!(worker.deliver_due().await.unwrap(), 0, "the lease holds");
@@ -513,24 +508,26 @@ mod tests {
         mailer.sent().iter().map(|mail| mail.to.trim_end_matches("@example.com").to_string()).collect()
     }
 
-    /// Queues `count` messages, `k00`, `k01`, ... in claim order.
-    fn queue_many(store: &Store, count: usize) {
+    /// A store queueing `count` messages, `k00`, `k01`, ... in claim order, whose first `dead`
+    /// a worker that died claimed under a lease of `lease_ms`.
+    fn queue_behind_a_dead_claim(dir: &tempfile::TempDir, count: usize, dead: usize, lease_ms: i64) -> Store {
+        let store = store(dir);
         for n in 0..count {
-            assert!(queue(store, &format!("k{n:02}")));
+            assert!(queue(&store, &format!("k{n:02}")));
             // Distinct timestamps keep the claim order the queueing order.
             std::thread::sleep(Duration::from_millis(2));
         }
+        let now = Utc::now();
+        let lease = now + chrono::Duration::milliseconds(lease_ms);
+        let claimed = store.write(|repo| repo.claim_messages("dead-worker", now, lease, dead, None)).unwrap();
+        assert_eq!(claimed.len(), dead);
+        store
     }
 
     #[tokio::test]
     async fn a_claim_resumes_after_the_last_full_one_and_the_queue_start_is_read_once_it_runs_dry() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        queue_many(&store, 25);
-        let now = Utc::now();
-        let lease = now + chrono::Duration::milliseconds(300);
-        let dead = store.write(|repo| repo.claim_messages("dead-worker", now, lease, 3, None)).unwrap();
-        assert_eq!(dead.len(), 3);
+        let store = queue_behind_a_dead_claim(&dir, 25, 3, 300);
         let mailer = Arc::new(MemoryMailer::default());
         let worker = OutboxWorker::new(store, mailer.clone(), settings());
         assert_eq!(worker.deliver_due().await.unwrap(), 10);
@@ -549,11 +546,7 @@ mod tests {
     #[tokio::test]
     async fn under_a_steady_queue_every_fiftieth_claim_reads_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        queue_many(&store, 60);
-        let now = Utc::now();
-        let lease = now + chrono::Duration::milliseconds(100);
-        store.write(|repo| repo.claim_messages("dead-worker", now, lease, 1, None)).unwrap();
+        let store = queue_behind_a_dead_claim(&dir, 60, 1, 100);
         let mailer = Arc::new(MemoryMailer::default());
         let worker = OutboxWorker::new(store, mailer.clone(), OutboxSettings { batch_size: 1, ..settings() });
         assert_eq!(worker.deliver_due().await.unwrap(), 1);
