@@ -1,6 +1,6 @@
 //! The SQL implementation of [`Repository`] shared by SQLite and PostgreSQL.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -339,8 +339,7 @@ impl<'c> SqlRepository<'c> {
                 sql.insert_rows("scim_groups", &GROUP_COLUMNS, rows);
             }
         }
-        sql.push(" ON CONFLICT DO NOTHING RETURNING id, ").json_column("data");
-        sql.push(" AS data, version, created, last_modified");
+        sql.push(" ON CONFLICT DO NOTHING RETURNING id AS value");
         if insert_keeps_prepared(resources.len()) {
             sql.reuse_prepared();
         }
@@ -470,20 +469,29 @@ impl Repository for SqlRepository<'_> {
         let offered: Vec<(&str, &ResourceWrite)> =
             resources.iter().copied().filter(|(id, _)| offered_ids.insert(*id)).collect();
         let now = format_timestamp(Utc::now());
-        let mut inserted = HashMap::new();
+        let mut inserted = HashSet::new();
         for chunk in offered.chunks(CHUNK) {
             let sql = self.insert_resources(tenant, kind, chunk, &now);
-            for row in sql.load::<ResourceRow>(&mut self.conn)? {
-                let resource = row.into_resource()?;
-                inserted.insert(resource.id.clone(), resource);
-            }
+            inserted.extend(sql.load::<TextRow>(&mut self.conn)?.into_iter().map(|row| row.value));
         }
+        let offered: Vec<(&str, &ResourceWrite)> =
+            offered.into_iter().filter(|(id, _)| inserted.contains(*id)).collect();
         if kind == ResourceKind::User {
-            let users: Vec<(&str, &ResourceWrite)> =
-                offered.iter().copied().filter(|(id, _)| inserted.contains_key(*id)).collect();
-            self.insert_emails(tenant, &users)?;
+            self.insert_emails(tenant, &offered)?;
         }
-        Ok(offered.iter().filter_map(|(id, _)| inserted.remove(*id)).collect())
+        // Built from the writes rather than read back: a stored resource is what was written, at
+        // version 1, and parsing each one's JSON again cost more than its insert.
+        let now = parse_timestamp(&now)?;
+        Ok(offered
+            .into_iter()
+            .map(|(id, write)| StoredResource {
+                id: id.to_string(),
+                data: write.data.clone(),
+                version: 1,
+                created: now,
+                last_modified: now,
+            })
+            .collect())
     }
 
     fn update(
