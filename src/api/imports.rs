@@ -789,7 +789,11 @@ fn operation_of(row: ImportRowRecord) -> ImportOperation {
         action: row.action.as_str().to_string(),
         user_id: row.user_id,
         matched_version: row.matched_version,
-        operations: row.operation.unwrap_or(Value::Array(Vec::new())),
+        // Valid JSON: the store checked it when reading the row.
+        operations: row
+            .operation
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or(Value::Array(Vec::new())),
     }
 }
 

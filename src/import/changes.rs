@@ -105,7 +105,11 @@ pub fn creation_body(row: &PlannedRow, manager_id: Option<&str>) -> Value {
 
 /// A PatchOp request (RFC 7644 §3.5.2) carrying `operations`.
 pub fn patch_request(operations: Vec<Value>) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+    // Built by hand: `json!` would copy the operations through the serializer.
+    let mut request = Map::new();
+    request.insert("schemas".to_owned(), json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]));
+    request.insert("Operations".to_owned(), Value::Array(operations));
+    Value::Object(request)
 }
 
 fn has_email(user: &Map<String, Value>, email: &str) -> bool {

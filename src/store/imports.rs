@@ -152,8 +152,18 @@ pub struct ImportRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A row's SCIM operations as JSON text: written once when the row is evaluated, then carried
+/// through a preview's spool into the database as it is, never parsed again on the way (only the
+/// operations endpoint and a commit's comparison read them).
+pub type OperationsJson = Box<serde_json::value::RawValue>;
+
+/// The JSON text of a row's operations.
+pub fn operations_json(steps: Vec<Value>) -> OperationsJson {
+    serde_json::value::to_raw_value(&Value::Array(steps)).expect("a JSON value serialises")
+}
+
 /// What one row became, as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ImportRowRecord {
     pub row: u64,
     pub action: RowAction,
@@ -162,7 +172,7 @@ pub struct ImportRowRecord {
     /// The matched user's version when the row was evaluated.
     pub matched_version: Option<i64>,
     /// The SCIM operations the row became (bulk-operation shaped, RFC 7644 §3.7).
-    pub operation: Option<Value>,
+    pub operation: Option<OperationsJson>,
     /// The cells as read, kept for rows with errors (errors.csv).
     pub cells: Option<Vec<String>>,
     /// The row queued an invitation (a preview's row: would queue one).
@@ -411,6 +421,11 @@ const IMPORT_COLUMNS: &str = "id, tenant_id, status, phase, dry_run, options, pr
      delimiter, encoding, total_rows, processed_rows, created_count, updated_count, unchanged_count, failed_count, \
      skipped_count, invitations_queued, selected_rows, changes, preview_fingerprint, lease_owner, lease_until, created_at, \
      updated_at";
+
+fn raw_json_of(text: String) -> StoreResult<OperationsJson> {
+    serde_json::value::RawValue::from_string(text)
+        .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
+}
 
 fn json_of(text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
@@ -808,17 +823,17 @@ impl ImportRepository for SqlRepository<'_> {
             ("invited", ColumnType::SmallInt),
         ];
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let documents: Vec<(Option<String>, Option<String>)> = chunk
+            let documents: Vec<Option<String>> = chunk
                 .iter()
                 .map(|row| {
                     // A JSON array of the cells' texts, without copying them into a `Value` first.
                     let cells =
                         row.cells.as_ref().map(|cells| serde_json::to_string(cells).expect("strings serialise"));
-                    (row.operation.as_ref().map(Value::to_string), cells)
+                    cells
                 })
                 .collect();
             let mut sql = self.sql();
-            let rows = chunk.iter().zip(&documents).map(|(row, (operation, cells))| {
+            let rows = chunk.iter().zip(&documents).map(|(row, cells)| {
                 [
                     Cell::Text(tenant.as_str()),
                     Cell::Text(import_id),
@@ -826,7 +841,7 @@ impl ImportRepository for SqlRepository<'_> {
                     Cell::Text(row.action.as_str()),
                     Cell::OptText(row.user_id.as_deref()),
                     Cell::OptInt(row.matched_version),
-                    Cell::OptText(operation.as_deref()),
+                    Cell::OptText(row.operation.as_deref().map(serde_json::value::RawValue::get)),
                     Cell::OptText(cells.as_deref()),
                     Cell::Int(i64::from(row.invited)),
                 ]
@@ -906,7 +921,7 @@ impl ImportRepository for SqlRepository<'_> {
                     action: RowAction::parse(&row.action)?,
                     user_id: row.user_id,
                     matched_version: row.matched_version,
-                    operation: row.operation.as_deref().map(json_of).transpose()?,
+                    operation: row.operation.map(raw_json_of).transpose()?,
                     cells: typed_json(row.cells)?,
                     invited: row.invited != 0,
                 })

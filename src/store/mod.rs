@@ -25,8 +25,8 @@ use serde_json::Value;
 pub use connection::{Backend, DatabaseUrl, DEFAULT_WAL_MAX_BYTES};
 pub use filter_sql::{check_filter, check_sort, UnknownAttributes};
 pub use imports::{
-    ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus, RowAction, RowSelection,
-    UserRows,
+    operations_json, ImportCounts, ImportPhase, ImportRecord, ImportRepository, ImportRowRecord, ImportStatus,
+    OperationsJson, RowAction, RowSelection, UserRows,
 };
 pub use listing::{KeyedPage, KeyedResource, PagePosition, PageQuery};
 pub use outbox::{Invitation, NewOutboxMessage, OutboxMessage, OutboxRepository, QueuePosition, StoredContent};

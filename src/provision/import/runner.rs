@@ -30,8 +30,8 @@ use crate::provision::{ProvisionError, ProvisionResult};
 use crate::scim::error::ScimError;
 use crate::scim::schema::{SchemaRegistry, ENTERPRISE_USER_SCHEMA};
 use crate::store::{
-    ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, PlannerStatistics, Repository, RowAction,
-    RowSelection, StoreError,
+    ImportCounts, ImportPhase, ImportRecord, ImportRowRecord, ImportStatus, OperationsJson, PlannerStatistics,
+    Repository, RowAction, RowSelection, StoreError,
 };
 use crate::tenant::TenantId;
 
@@ -75,7 +75,7 @@ struct RowOutcome {
     action: String,
     user_id: Option<String>,
     matched_version: Option<i64>,
-    operation: Option<Value>,
+    operation: Option<OperationsJson>,
     cells: Option<Vec<String>>,
     issues: Vec<RowIssue>,
     invited: bool,
@@ -942,7 +942,10 @@ impl Compare {
             }
             Some(before) if before.action == RowAction::Create && after.action() == RowAction::Create => {
                 let (a, b) = (before.operation.as_ref(), after.operation.as_ref());
-                let body = |op: Option<&Value>| op.and_then(|op| op.pointer("/0/data")).cloned();
+                let body = |op: Option<&OperationsJson>| {
+                    let steps: Value = serde_json::from_str(op?.get()).ok()?;
+                    steps.pointer("/0/data").cloned()
+                };
                 (body(a) != body(b)).then(|| "the user the row creates would differ from the preview".to_string())
             }
             _ => None,

@@ -23,7 +23,9 @@ use crate::scim::filter::parse_filter;
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::{normalize_resource, WriteMode};
 use crate::scim::schema::{ResourceKind, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA};
-use crate::store::{MembershipSource, NewMember, Repository, ResourceWrite, RowAction, StoredResource, UserRows};
+use crate::store::{
+    operations_json, MembershipSource, NewMember, Repository, ResourceWrite, RowAction, StoredResource, UserRows,
+};
 
 /// A row's problem that stops it.
 type RowResult<T> = Result<T, RowIssue>;
@@ -42,7 +44,7 @@ pub(super) fn evaluate_batch(
             None => Step::Skip(planned),
             Some(Folded::Apply(planned)) => {
                 let later_manager = state.carried.carried_manager(context.repeats, &planned);
-                Step::Apply(planned, later_manager)
+                Step::Apply(Box::new(planned), later_manager)
             }
             Some(Folded::Superseded(planned, last)) => Step::Done(superseded(&planned, last)),
         });
@@ -50,7 +52,7 @@ pub(super) fn evaluate_batch(
     let applied: Vec<&PlannedRow> = steps
         .iter()
         .filter_map(|step| match step {
-            Step::Apply(planned, _) if !planned.has_errors() => Some(planned.as_ref()),
+            Step::Apply(planned, _) if !planned.has_errors() => Some(planned.as_ref().as_ref()),
             _ => None,
         })
         .collect();
@@ -99,7 +101,7 @@ enum Step<'a> {
     /// Not among the selected rows of a commit.
     Skip(&'a PlannedRow),
     /// With the later row its manager is written at, when a person repeated around it.
-    Apply(std::borrow::Cow<'a, PlannedRow>, Option<u64>),
+    Apply(Box<std::borrow::Cow<'a, PlannedRow>>, Option<u64>),
 }
 
 /// A batch while it runs: its lookups, the new users held back, and the rows' outcomes (`None`
@@ -307,7 +309,7 @@ impl BatchRun {
                 action: RowAction::Create.as_str().to_string(),
                 user_id: Some(user.id.clone()),
                 matched_version: None,
-                operation: Some(Value::Array(steps)),
+                operation: Some(operations_json(steps)),
                 cells: None,
                 issues: user.issues,
                 invited: invited.remove(&user.id).unwrap_or(false),
@@ -323,7 +325,17 @@ fn user_member(id: &str) -> NewMember {
 
 fn group_add_step(group: &str, user_id: &str) -> Value {
     let request = patch_request(vec![json!({"op": "add", "path": "members", "value": [{"value": user_id}]})]);
-    json!({"method": "PATCH", "path": format!("/Groups/{group}"), "data": request})
+    bulk_step("PATCH", format!("/Groups/{group}"), request)
+}
+
+/// One operation of the `/Bulk` request (RFC 7644 §3.7) a row became. Built by hand: `json!`
+/// would copy `data` through the serializer, and a created user's body is most of a row's work.
+fn bulk_step(method: &str, path: String, data: Value) -> Value {
+    let mut step = serde_json::Map::new();
+    step.insert("method".to_owned(), Value::String(method.to_owned()));
+    step.insert("path".to_owned(), Value::String(path));
+    step.insert("data".to_owned(), data);
+    Value::Object(step)
 }
 
 /// A row whose person appears again later: not written on its own; its values are merged into
@@ -454,7 +466,7 @@ fn repoint_named_manager(
             count += 1;
             if names.len() < LISTED_MANAGED {
                 names.push(stored.data.get("userName").and_then(Value::as_str).unwrap_or(&stored.id).to_string());
-                steps.push(json!({"method": "PATCH", "path": format!("/Users/{}", stored.id), "data": request}));
+                steps.push(bulk_step("PATCH", format!("/Users/{}", stored.id), request.clone()));
             }
             if let Some(found) = lookups.users.get_mut(&stored.id) {
                 *found = stored;
@@ -466,10 +478,12 @@ fn repoint_named_manager(
     }
     let more = if count > names.len() { format!(" and {} more", count - names.len()) } else { String::new() };
     if written.is_some() {
-        match &mut outcome.operation {
-            Some(Value::Array(existing)) => existing.extend(steps),
-            _ => outcome.operation = Some(Value::Array(steps)),
-        }
+        let mut all: Vec<Value> = match &outcome.operation {
+            Some(written) => serde_json::from_str(written.get()).expect("a row's operations are written as an array"),
+            None => Vec::new(),
+        };
+        all.extend(steps);
+        outcome.operation = Some(operations_json(all));
         return Ok(());
     }
     let mut warning = RowIssue::warning(
@@ -582,8 +596,9 @@ fn update_user(
         }
         None => {}
     }
-    let current_data = user.data.as_object().cloned().unwrap_or_default();
-    let operations = update_operations(context.layout, context.rules, planned, &current_data, manager.as_deref());
+    let no_data = serde_json::Map::new();
+    let current_data = user.data.as_object().unwrap_or(&no_data);
+    let operations = update_operations(context.layout, context.rules, planned, current_data, manager.as_deref());
     let current_groups = match (groups, fresh) {
         (None, _) => Vec::new(),
         (Some(_), true) => repo.memberships_of(context.tenant, &user.id)?,
@@ -603,7 +618,7 @@ fn update_user(
         };
         run.lookups.forget(&user.id, &user.data);
         run.lookups.learn(&user.id, &stored.data);
-        steps.push(json!({"method": "PATCH", "path": format!("/Users/{}", user.id), "data": request}));
+        steps.push(bulk_step("PATCH", format!("/Users/{}", user.id), request));
     }
     let joined = create_groups(repo, context, state, plan.join, &mut steps)?;
     let memberships: Vec<(&str, NewMember)> =
@@ -617,7 +632,7 @@ fn update_user(
             run.touched_groups.insert(group.clone());
             let path = format!("members[value eq \"{}\"]", user.id);
             let request = patch_request(vec![json!({"op": "remove", "path": path})]);
-            steps.push(json!({"method": "PATCH", "path": format!("/Groups/{group}"), "data": request}));
+            steps.push(bulk_step("PATCH", format!("/Groups/{group}"), request));
         }
     }
     let changed = !steps.is_empty();
@@ -635,7 +650,7 @@ fn update_user(
         action: if changed { RowAction::Update } else { RowAction::Unchanged }.as_str().to_string(),
         user_id: Some(user.id.clone()),
         matched_version: Some(user.version),
-        operation: changed.then(|| Value::Array(steps)),
+        operation: changed.then(|| operations_json(steps)),
         cells: None,
         issues: Vec::new(),
         invited,
@@ -683,7 +698,7 @@ fn create_user(
     };
     let id = generated_id(context.import_id, "user", &row.to_string(), row);
     let write = ResourceWrite { data: normalized.data, password_hash: None };
-    let mut steps = vec![json!({"method": "POST", "path": "/Users", "data": body})];
+    let mut steps = vec![bulk_step("POST", "/Users".to_owned(), body)];
     let plan = membership_plan(context, &[], groups);
     let groups = create_groups(repo, context, state, plan.join, &mut steps)?;
     run.lookups.learn(&id, &write.data);
@@ -1018,7 +1033,7 @@ fn create_groups(
         let write = ResourceWrite { data: normalized.data, password_hash: None };
         insert_resource(repo, context.tenant, ResourceKind::Group, &id, &write, None)?;
         state.groups.insert(key, vec![(id.clone(), name.clone())]);
-        steps.push(json!({"method": "POST", "path": "/Groups", "data": body}));
+        steps.push(bulk_step("POST", "/Groups".to_owned(), body));
         ids.push(id);
     }
     Ok(ids)
