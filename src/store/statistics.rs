@@ -76,7 +76,6 @@ pub(super) fn refresh(conn: &mut DbConn<'_>, measured: &mut PlannerStatistics) -
         if measured.analyzed_at_pages.get(table).is_some_and(|&at| size.pages * 10 < at * 11) {
             continue;
         }
-        measured.analyzed_at_pages.insert(table, size.pages);
         // Rolled back on purpose: the `pg_class` figures stay (PostgreSQL writes them in place,
         // outside any transaction), while the lock ANALYZE takes, which would otherwise be held
         // to the end of the import's transaction and make every other ANALYZE or VACUUM of the
@@ -87,7 +86,9 @@ pub(super) fn refresh(conn: &mut DbConn<'_>, measured: &mut PlannerStatistics) -
             Err::<(), _>(diesel::result::Error::RollbackTransaction)
         });
         match analyzed {
-            Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {}
+            Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {
+                measured.analyzed_at_pages.insert(table, size.pages);
+            }
             Err(error) => tracing::debug!(table, error = %error, "table statistics left for the next batch"),
         }
     }
@@ -185,6 +186,35 @@ mod tests {
             refresh(store, conn, &mut measured);
             let (tuples, _) = recorded(conn);
             assert!((5_000.0..7_000.0).contains(&tuples), "grown by a fifth: analyzed again, {tuples} rows recorded");
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    }
+
+    /// An ANALYZE that could not take its lock (another session holds one that conflicts) is not
+    /// counted as done: the next refresh tries again.
+    #[test]
+    fn a_table_whose_analyze_waited_too_long_is_analyzed_at_the_next_refresh() {
+        let Some(postgres) = test_databases::postgres() else { return };
+        let store = &postgres.store;
+        let mut pooled = store.connection().unwrap();
+        let AnyConnection::Postgresql(conn) = &mut *pooled else { panic!("a PostgreSQL store") };
+        let name: Name = diesel::sql_query("SELECT current_database()::text AS name").get_result(conn).unwrap();
+        let server = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap();
+        let mut other =
+            PgConnection::establish(&format!("{}/{}", server.rsplit_once('/').unwrap().0, name.name)).unwrap();
+        conn.transaction(|conn| {
+            let mut measured = PlannerStatistics::default();
+            insert_users(store, conn, 0..5_000);
+            other.batch_execute("VACUUM scim_users").unwrap();
+            assert!(recorded(conn).0 < 1.0, "the VACUUM recorded the pages empty");
+            other.batch_execute("BEGIN; LOCK TABLE scim_users IN SHARE UPDATE EXCLUSIVE MODE").unwrap();
+            refresh(store, conn, &mut measured);
+            assert!(recorded(conn).0 < 1.0, "the ANALYZE gave up waiting for the lock");
+            other.batch_execute("COMMIT").unwrap();
+            refresh(store, conn, &mut measured);
+            let (tuples, _) = recorded(conn);
+            assert!((4_000.0..6_000.0).contains(&tuples), "analyzed at the next refresh: {tuples} rows recorded");
             Ok::<_, diesel::result::Error>(())
         })
         .unwrap();
