@@ -423,17 +423,19 @@ const IMPORT_COLUMNS: &str = "id, tenant_id, status, phase, dry_run, options, pr
      updated_at";
 
 fn raw_json_of(text: String) -> StoreResult<OperationsJson> {
-    serde_json::value::RawValue::from_string(text)
-        .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
+    serde_json::value::RawValue::from_string(text).map_err(bad_json)
 }
 
 fn json_of(text: &str) -> StoreResult<Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
+    serde_json::from_str(text).map_err(bad_json)
+}
+
+pub(super) fn bad_json(error: serde_json::Error) -> StoreError {
+    StoreError::Database(format!("bad JSON in database: {error}"))
 }
 
 fn typed_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> StoreResult<Option<T>> {
-    text.map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}"))))
-        .transpose()
+    text.map(|text| serde_json::from_str(&text).map_err(bad_json)).transpose()
 }
 
 fn to_u64(value: i64) -> u64 {
@@ -823,17 +825,13 @@ impl ImportRepository for SqlRepository<'_> {
             ("invited", ColumnType::SmallInt),
         ];
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let documents: Vec<Option<String>> = chunk
+            // A JSON array of the cells' texts, without copying them into a `Value` first.
+            let cells_json: Vec<Option<String>> = chunk
                 .iter()
-                .map(|row| {
-                    // A JSON array of the cells' texts, without copying them into a `Value` first.
-                    let cells =
-                        row.cells.as_ref().map(|cells| serde_json::to_string(cells).expect("strings serialise"));
-                    cells
-                })
+                .map(|row| row.cells.as_ref().map(|cells| serde_json::to_string(cells).expect("strings serialise")))
                 .collect();
             let mut sql = self.sql();
-            let rows = chunk.iter().zip(&documents).map(|(row, cells)| {
+            let rows = chunk.iter().zip(&cells_json).map(|(row, cells)| {
                 [
                     Cell::Text(tenant.as_str()),
                     Cell::Text(import_id),

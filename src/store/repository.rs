@@ -113,8 +113,7 @@ impl ResourceRow {
 
     pub(super) fn into_resource(self) -> StoreResult<StoredResource> {
         Ok(StoredResource {
-            data: serde_json::from_str(&self.data)
-                .map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))?,
+            data: serde_json::from_str(&self.data).map_err(super::imports::bad_json)?,
             id: self.id,
             version: self.version,
             created: parse_timestamp(&self.created)?,
