@@ -8,7 +8,7 @@
 //!
 //! An invitation is stored without its text and rendered here, after the claim, from the user
 //! and the invitation as they are then: a user renamed in between is greeted by the new name; a
-//! user deleted in between takes the invitation and its message with it (foreign keys), and an
+//! user deleted in between takes the invitation and its message with it (`Repository::delete`), and an
 //! invitation used, replaced or expired in between cancels the message.
 
 use std::collections::HashMap;

@@ -219,7 +219,8 @@ pub trait Repository: TenantSettingsRepository + OutboxRepository + ImportReposi
     /// Bumps version and lastModified without changing data (after membership changes, which
     /// are set operations and so need no optimistic check).
     fn touch(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<StoredResource>;
-    /// Deletes a resource and every membership that names it.
+    /// Deletes a resource and every membership that names it; a user's e-mail rows, invitations
+    /// and their messages go with it.
     fn delete(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) -> StoreResult<()>;
     fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page>;
     /// A page from a position in listing order: a keyset read, so an RFC 9865 cursor page costs

@@ -2,8 +2,7 @@
 //! operations on the membership table inside one transaction, never a rewrite of the member list.
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::BigInt;
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -103,10 +102,7 @@ fn adding_one_member_to_a_group_of_100000_members_inserts_one_row() {
     let newcomer = app.create_user("newcomer");
     let group_id = id_of(&group);
     seed_members(&app.db, &group_id);
-    assert_eq!(
-        count(&app.db, &format!("SELECT COUNT(*) AS n FROM memberships WHERE group_id = '{group_id}'")),
-        100_000
-    );
+    assert_eq!(app.db.count(&format!("SELECT COUNT(*) AS n FROM memberships WHERE group_id = '{group_id}'")), 100_000);
 
     let path = format!("/Groups/{group_id}?excludedAttributes=members");
     let response =
@@ -115,11 +111,11 @@ fn adding_one_member_to_a_group_of_100000_members_inserts_one_row() {
     assert!(response.json::<serde_json::Value>().unwrap().get("members").is_none());
 
     let members = format!("SELECT COUNT(*) AS n FROM memberships WHERE group_id = '{group_id}'");
-    assert_eq!(count(&app.db, &members), SEEDED_MEMBERS as i64 + 1);
+    assert_eq!(app.db.count(&members), SEEDED_MEMBERS as i64 + 1);
     let written = format!("{members} AND created <> '{SEEDED_AT}'");
-    assert_eq!(count(&app.db, &written), 1, "only the new membership row is written");
+    assert_eq!(app.db.count(&written), 1, "only the new membership row is written");
     let newcomer_row = format!("{written} AND member_id = '{}'", id_of(&newcomer));
-    assert_eq!(count(&app.db, &newcomer_row), 1);
+    assert_eq!(app.db.count(&newcomer_row), 1);
 
     let newcomer_view = app.get(&format!("/Users/{}", id_of(&newcomer))).json::<serde_json::Value>().unwrap();
     assert_eq!(newcomer_view["groups"][0]["value"], group_id.as_str());
@@ -160,26 +156,10 @@ fn seed_members(db: &TestDatabase, group_id: &str) {
     execute(db, &format!("{users}; {memberships};"));
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 pub fn execute(db: &TestDatabase, sql: &str) {
     if db.is_postgres() {
         PgConnection::establish(&db.url).unwrap().batch_execute(sql).unwrap();
     } else {
         SqliteConnection::establish(&db.url).unwrap().batch_execute(sql).unwrap();
     }
-}
-
-fn count(db: &TestDatabase, sql: &str) -> i64 {
-    let query = diesel::sql_query(sql);
-    let rows: Vec<Count> = if db.is_postgres() {
-        query.load(&mut PgConnection::establish(&db.url).unwrap()).unwrap()
-    } else {
-        query.load(&mut SqliteConnection::establish(&db.url).unwrap()).unwrap()
-    };
-    rows[0].n
 }

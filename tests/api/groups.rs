@@ -84,6 +84,30 @@ fn groups_can_be_deleted_and_listed_by_display_name_and_external_id() {
 }
 
 #[test]
+fn deleting_a_group_removes_its_membership_rows_and_no_others() {
+    let app = TestApp::spawn();
+    let user = id_of(&app.create_user("hana"));
+    let inner = id_of(&app.create_group("Inner", &[&user]));
+    let doomed = id_of(&app.create_group("Doomed", &[&user, &inner]));
+    let kept = id_of(&app.create_group("Kept", &[&user]));
+    let rows = |column: &str, id: &str| {
+        app.db.count(&format!("SELECT COUNT(*) AS n FROM memberships WHERE {column} = '{id}'"))
+    };
+    assert_eq!((rows("group_id", &doomed), rows("member_id", &user)), (2, 3));
+    assert_eq!(app.delete(&format!("/Groups/{doomed}")).status(), 204);
+    assert_eq!((rows("group_id", &doomed), rows("member_id", &user)), (0, 2));
+    assert_eq!((rows("group_id", &inner), rows("group_id", &kept)), (1, 1));
+    let groups: Vec<String> = app.get(&format!("/Users/{user}")).json::<Value>().unwrap()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(!groups.contains(&"Doomed".to_string()), "{groups:?}");
+}
+
+#[test]
 fn a_group_can_contain_a_group() {
     let app = TestApp::spawn();
     let inner = app.create_group("Inner", &[]);

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 
@@ -58,6 +58,22 @@ impl TestDatabase {
 
     pub fn dir(&self) -> PathBuf {
         self._dir.path().to_path_buf()
+    }
+
+    /// The number a `SELECT COUNT(*) AS n ...` query returns, read straight from the database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let query = diesel::sql_query(sql);
+        let rows: Vec<Count> = if self.is_postgres() {
+            query.load(&mut diesel::PgConnection::establish(&self.url).expect("connect")).expect("count")
+        } else {
+            query.load(&mut diesel::SqliteConnection::establish(&self.url).expect("connect")).expect("count")
+        };
+        rows[0].n
     }
 }
 

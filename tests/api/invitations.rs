@@ -479,6 +479,9 @@ fn an_invitation_is_rendered_when_sent_greeting_a_renamed_user_and_none_goes_to_
     assert_eq!(app.patch(&format!("/Users/{renamed}"), &rename).status(), 200);
     assert_eq!(app.delete(&format!("/Users/{deleted}")).status(), 204);
     assert_eq!(outbox(&app.db).len(), 1, "the deleted user's invitation and message went with the user");
+    let invitations =
+        |user: &str| app.db.count(&format!("SELECT COUNT(*) AS n FROM invitations WHERE user_id = '{user}'"));
+    assert_eq!((invitations(&deleted), invitations(&renamed)), (0, 1));
 
     let sink = SmtpSink::start_on(port);
     let message = decode_quoted_printable(&sink.wait_for(1, Duration::from_secs(30))[0]);

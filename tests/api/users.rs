@@ -105,16 +105,29 @@ fn a_put_to_a_taken_user_name_is_409_and_changes_nothing() {
 }
 
 #[test]
-fn deleting_a_user_answers_204_then_404_and_removes_its_memberships() {
+fn deleting_a_user_answers_204_then_404_and_removes_its_memberships_and_email_rows() {
     let app = TestApp::spawn();
-    let user = app.create_user("frank");
-    let id = id_of(&user);
-    let group = app.create_group("Staff", &[&id]);
+    let with_email = |name: &str| {
+        let emails = json!([{"value": format!("{name}@example.com"), "primary": true}]);
+        id_of(&app.create_user_with(json!({"schemas": [USER_SCHEMA], "userName": name, "emails": emails})))
+    };
+    let (id, kept) = (with_email("frank"), with_email("grace"));
+    let group = app.create_group("Staff", &[&id, &kept]);
+    let email_rows =
+        |user: &str| app.db.count(&format!("SELECT COUNT(*) AS n FROM user_emails WHERE user_id = '{user}'"));
+    assert_eq!((email_rows(&id), email_rows(&kept)), (1, 1));
     assert_eq!(app.delete(&format!("/Users/{id}")).status(), 204);
     assert_scim_error(app.get(&format!("/Users/{id}")), 404, None);
     assert_scim_error(app.delete(&format!("/Users/{id}")), 404, None);
     let group: Value = app.get(&format!("/Groups/{}", id_of(&group))).json().unwrap();
-    assert_eq!(group["members"], json!([]));
+    let members: Vec<&str> =
+        group["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    assert_eq!(members, [kept.as_str()]);
+    assert_eq!(
+        (email_rows(&id), email_rows(&kept)),
+        (0, 1),
+        "the deleted user's e-mail rows go with it, no one else's"
+    );
 }
 
 #[test]
