@@ -549,6 +549,8 @@ impl Repository for SqlRepository<'_> {
         // What hangs off the resource goes after it, by hand: those tables have no foreign keys
         // (migration `hot_tables_without_foreign_keys`). On PostgreSQL the delete above waited
         // for any writer holding the row's lock, so these statements see what that writer added.
+        // A writer that holds no such lock (an invitation for a user it did not write) can still
+        // commit after them: the outbox worker cancels that message, as its user no longer exists.
         match kind {
             ResourceKind::User => {
                 let mut messages = self.sql();
