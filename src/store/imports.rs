@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 use super::batches::distinct_chunks;
-use super::repository::{fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
+use super::repository::{bad_json, fold, format_timestamp, parse_timestamp, NamedText, SqlRepository, TextRow};
 use super::sql::{Cell, ColumnType};
 use super::{MembershipSource, PlannerStatistics, StoreError, StoreResult};
 use crate::import::{IssueCode, RowIssue, Severity};
@@ -430,10 +430,6 @@ fn json_of(text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(bad_json)
 }
 
-pub(super) fn bad_json(error: serde_json::Error) -> StoreError {
-    StoreError::Database(format!("bad JSON in database: {error}"))
-}
-
 fn typed_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> StoreResult<Option<T>> {
     text.map(|text| serde_json::from_str(&text).map_err(bad_json)).transpose()
 }
@@ -791,10 +787,7 @@ impl ImportRepository for SqlRepository<'_> {
     }
 
     fn delete_import_file(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()> {
-        let mut sql = self.sql();
-        sql.push("DELETE FROM import_files WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND import_id = ").bind_text(import_id);
-        sql.execute(&mut self.conn)?;
+        self.delete_rows_naming(tenant, "import_files", "import_id", import_id)?;
         Ok(())
     }
 
@@ -804,10 +797,7 @@ impl ImportRepository for SqlRepository<'_> {
 
     fn delete_import_results(&mut self, tenant: &TenantId, import_id: &str) -> StoreResult<()> {
         for table in ["import_rows", "import_errors"] {
-            let mut sql = self.sql();
-            sql.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-            sql.push(" AND import_id = ").bind_text(import_id);
-            sql.execute(&mut self.conn)?;
+            self.delete_rows_naming(tenant, table, "import_id", import_id)?;
         }
         Ok(())
     }
@@ -1020,10 +1010,7 @@ impl ImportRepository for SqlRepository<'_> {
     }
 
     fn delete_import_profile(&mut self, tenant: &TenantId, name: &str) -> StoreResult<bool> {
-        let mut sql = self.sql();
-        sql.push("DELETE FROM import_profiles WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND name = ").bind_text(name);
-        Ok(sql.execute(&mut self.conn)? == 1)
+        Ok(self.delete_rows_naming(tenant, "import_profiles", "name", name)? == 1)
     }
 
     fn list_import_profiles(&mut self, tenant: &TenantId) -> StoreResult<Vec<(String, Value)>> {

@@ -102,6 +102,11 @@ pub(super) fn parse_timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|e| StoreError::Database(format!("bad timestamp {text:?} in database: {e}")))
 }
 
+/// A JSON document the database holds that does not parse.
+pub(super) fn bad_json(error: serde_json::Error) -> StoreError {
+    StoreError::Database(format!("bad JSON in database: {error}"))
+}
+
 impl ResourceRow {
     pub(super) fn created(&self) -> &str {
         &self.created
@@ -113,7 +118,7 @@ impl ResourceRow {
 
     pub(super) fn into_resource(self) -> StoreResult<StoredResource> {
         Ok(StoredResource {
-            data: serde_json::from_str(&self.data).map_err(super::imports::bad_json)?,
+            data: serde_json::from_str(&self.data).map_err(bad_json)?,
             id: self.id,
             version: self.version,
             created: parse_timestamp(&self.created)?,
@@ -194,20 +199,23 @@ impl<'c> SqlRepository<'c> {
         sql.push(table(kind));
     }
 
-    /// Deletes the tenant's rows of `table` whose `column` is `id`.
-    fn delete_rows_naming(&mut self, tenant: &TenantId, table: &str, column: &str, id: &str) -> StoreResult<()> {
+    /// Deletes the tenant's rows of `table` whose `column` is `value`; returns how many.
+    pub(super) fn delete_rows_naming(
+        &mut self,
+        tenant: &TenantId,
+        table: &str,
+        column: &str,
+        value: &str,
+    ) -> StoreResult<usize> {
         let mut sql = self.sql();
         sql.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND ").push(column).push(" = ").bind_text(id).reuse_prepared();
-        sql.execute(&mut self.conn)?;
-        Ok(())
+        sql.push(" AND ").push(column).push(" = ").bind_text(value).reuse_prepared();
+        Ok(sql.execute(&mut self.conn)?)
     }
 
     /// Rewrites the indexed copies of an updated user's emails.
     fn replace_emails(&mut self, tenant: &TenantId, user_id: &str, write: &ResourceWrite) -> StoreResult<()> {
-        let mut delete = self.sql();
-        delete.push("DELETE FROM user_emails WHERE user_id = ").bind_text(user_id).reuse_prepared();
-        delete.execute(&mut self.conn)?;
+        self.delete_rows_naming(tenant, "user_emails", "user_id", user_id)?;
         self.insert_emails(tenant, &[(user_id, write)])
     }
 
@@ -561,9 +569,12 @@ impl Repository for SqlRepository<'_> {
                 self.delete_rows_naming(tenant, "invitations", "user_id", id)?;
                 self.delete_rows_naming(tenant, "user_emails", "user_id", id)?;
             }
-            ResourceKind::Group => self.delete_rows_naming(tenant, "memberships", "group_id", id)?,
+            ResourceKind::Group => {
+                self.delete_rows_naming(tenant, "memberships", "group_id", id)?;
+            }
         }
-        self.delete_rows_naming(tenant, "memberships", "member_id", id)
+        self.delete_rows_naming(tenant, "memberships", "member_id", id)?;
+        Ok(())
     }
 
     fn list(&mut self, tenant: &TenantId, kind: ResourceKind, query: &ListQuery) -> StoreResult<Page> {
@@ -684,10 +695,7 @@ impl Repository for SqlRepository<'_> {
     fn remove_all_members(&mut self, tenant: &TenantId, group_id: &str) -> StoreResult<usize> {
         self.lock_group(tenant, group_id)?;
         self.bump_members_of(tenant, group_id)?;
-        let mut sql = self.sql();
-        sql.push("DELETE FROM memberships WHERE tenant_id = ").bind_text(tenant.as_str());
-        sql.push(" AND group_id = ").bind_text(group_id);
-        Ok(sql.execute(&mut self.conn)?)
+        self.delete_rows_naming(tenant, "memberships", "group_id", group_id)
     }
 
     fn members_of(&mut self, tenant: &TenantId, group_ids: &[&str]) -> StoreResult<Vec<MemberEntry>> {

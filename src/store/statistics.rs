@@ -147,6 +147,13 @@ mod tests {
         }
     }
 
+    /// A second session on the database `conn` is connected to.
+    fn another_connection(conn: &mut PgConnection) -> PgConnection {
+        let name: Name = diesel::sql_query("SELECT current_database()::text AS name").get_result(conn).unwrap();
+        let server = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap();
+        PgConnection::establish(&format!("{}/{}", server.rsplit_once('/').unwrap().0, name.name)).unwrap()
+    }
+
     fn refresh(store: &Store, conn: &mut PgConnection, measured: &mut PlannerStatistics) {
         let mut repo = SqlRepository::new(DbConn::Postgres(conn), &store.schemas);
         repo.refresh_planner_statistics(measured).unwrap();
@@ -162,10 +169,7 @@ mod tests {
         let store = &postgres.store;
         let mut pooled = store.connection().unwrap();
         let AnyConnection::Postgresql(conn) = &mut *pooled else { panic!("a PostgreSQL store") };
-        let name: Name = diesel::sql_query("SELECT current_database()::text AS name").get_result(conn).unwrap();
-        let server = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap();
-        let mut other =
-            PgConnection::establish(&format!("{}/{}", server.rsplit_once('/').unwrap().0, name.name)).unwrap();
+        let mut other = another_connection(conn);
         let mut vacuum = || other.batch_execute("VACUUM scim_users").unwrap();
         conn.transaction(|conn| {
             let mut measured = PlannerStatistics::default();
@@ -199,10 +203,7 @@ mod tests {
         let store = &postgres.store;
         let mut pooled = store.connection().unwrap();
         let AnyConnection::Postgresql(conn) = &mut *pooled else { panic!("a PostgreSQL store") };
-        let name: Name = diesel::sql_query("SELECT current_database()::text AS name").get_result(conn).unwrap();
-        let server = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap();
-        let mut other =
-            PgConnection::establish(&format!("{}/{}", server.rsplit_once('/').unwrap().0, name.name)).unwrap();
+        let mut other = another_connection(conn);
         conn.transaction(|conn| {
             let mut measured = PlannerStatistics::default();
             insert_users(store, conn, 0..5_000);
