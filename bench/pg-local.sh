@@ -3,7 +3,7 @@
 # --postgres (or ROSTER_BENCH_PG_URL). Run as root on a Debian machine with postgresql-15:
 #   url=$(bench/pg-local.sh) && bench/load.sh --postgres "$url"
 # Starts the cluster if it is down (it leaves a running cluster running), and creates the role
-# roster_bench (LOGIN CREATEDB, password roster_bench) if missing. load.sh creates a fresh
+# roster_bench (LOGIN CREATEDB, password roster_bench, may CHECKPOINT) if missing. load.sh creates a fresh
 # database for each run on that server and drops it at the end.
 set -euo pipefail
 ROLE="${ROSTER_BENCH_PG_ROLE:-roster_bench}"
@@ -22,5 +22,7 @@ DO \$\$ BEGIN
     CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$ROLE';
   END IF;
 END \$\$;
+-- import.sh --runs floor checkpoints before it times a bulk load.
+GRANT pg_checkpoint TO $ROLE;
 SQL
 echo "postgres://$ROLE:$ROLE@127.0.0.1:$PORT/postgres"
